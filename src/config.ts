@@ -1,0 +1,108 @@
+// The only module that reads process.env: everything else receives a parsed AppConfig,
+// so tests build apps from plain objects.
+import { resolve } from "node:path";
+import { z } from "zod";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const ENVIRONMENTS = ["development", "production", "test"] as const;
+
+function integer(name: string, min: number, max: number, fallback: number) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === "") return fallback;
+      const value = Number(raw);
+      if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${name} must be an integer from ${min} to ${max} (got "${raw}")`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+function oneOf<const T extends readonly string[]>(name: string, values: T, fallback: T[number]) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): T[number] => {
+      if (raw === undefined || raw.trim() === "") return fallback;
+      const value = raw.trim().toLowerCase();
+      if (!(values as readonly string[]).includes(value)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${name} must be one of ${values.join(", ")} (got "${raw}")`,
+        });
+        return z.NEVER;
+      }
+      return value as T[number];
+    });
+}
+
+function nonEmpty(name: string, fallback: string) {
+  return z
+    .string()
+    .optional()
+    .transform((raw) => (raw === undefined || raw.trim() === "" ? fallback : raw.trim()));
+}
+
+const envSchema = z.object({
+  PROMPT_STORE_ENV: oneOf("PROMPT_STORE_ENV", ENVIRONMENTS, "development"),
+  PROMPT_STORE_HOST: nonEmpty("PROMPT_STORE_HOST", "127.0.0.1"),
+  PROMPT_STORE_PORT: integer("PROMPT_STORE_PORT", 0, 65535, 5110),
+  PROMPT_STORE_DB: nonEmpty("PROMPT_STORE_DB", "./data/prompt-store.db"),
+  PROMPT_STORE_LOG_LEVEL: oneOf("PROMPT_STORE_LOG_LEVEL", LOG_LEVELS, "info"),
+  PROMPT_STORE_SQLITE_BUSY_TIMEOUT_MS: integer("PROMPT_STORE_SQLITE_BUSY_TIMEOUT_MS", 0, 600_000, 5_000),
+  PROMPT_STORE_MAX_CONTENT_BYTES: integer("PROMPT_STORE_MAX_CONTENT_BYTES", 1, 16 * 1024 * 1024, 256 * 1024),
+  PROMPT_STORE_MAX_BODY_BYTES: integer("PROMPT_STORE_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024, 2 * 1024 * 1024),
+  PROMPT_STORE_SHUTDOWN_TIMEOUT_MS: integer("PROMPT_STORE_SHUTDOWN_TIMEOUT_MS", 0, 300_000, 10_000),
+});
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+export interface AppConfig {
+  env: Environment;
+  host: string;
+  port: number;
+  /** Absolute path of the SQLite file. */
+  dbFile: string;
+  logLevel: LogLevel;
+  sqliteBusyTimeoutMs: number;
+  /** Largest prompt content (text, or the JSON of chat messages) in UTF-8 bytes. */
+  maxContentBytes: number;
+  /** Largest HTTP request body accepted on /graphql. */
+  maxBodyBytes: number;
+  /** How long graceful shutdown waits for in-flight requests before closing anyway. */
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses environment variables into a validated config; throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => issue.message));
+  }
+  const e = parsed.data;
+  return {
+    env: e.PROMPT_STORE_ENV,
+    host: e.PROMPT_STORE_HOST,
+    port: e.PROMPT_STORE_PORT,
+    dbFile: resolve(e.PROMPT_STORE_DB),
+    logLevel: e.PROMPT_STORE_LOG_LEVEL,
+    sqliteBusyTimeoutMs: e.PROMPT_STORE_SQLITE_BUSY_TIMEOUT_MS,
+    maxContentBytes: e.PROMPT_STORE_MAX_CONTENT_BYTES,
+    maxBodyBytes: e.PROMPT_STORE_MAX_BODY_BYTES,
+    shutdownTimeoutMs: e.PROMPT_STORE_SHUTDOWN_TIMEOUT_MS,
+  };
+}

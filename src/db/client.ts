@@ -1,0 +1,54 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+import { PrismaClient } from "../generated/prisma/client.js";
+
+export type Db = PrismaClient<"query">;
+
+export interface DbOptions {
+  file: string;
+  busyTimeoutMs: number;
+}
+
+/**
+ * Counts the SQL statements Prisma sends. Tests use it to prove that list queries do
+ * not grow with the page size; it costs one increment per statement.
+ */
+export class StatementCounter {
+  count = 0;
+  readonly recent: string[] = [];
+  record(sql: string) {
+    this.count++;
+    this.recent.push(sql);
+    if (this.recent.length > 200) this.recent.shift();
+  }
+}
+
+export async function openDb(options: DbOptions, counter = new StatementCounter()): Promise<Db> {
+  mkdirSync(dirname(options.file), { recursive: true });
+  const adapter = new PrismaBetterSQLite3({ url: `file:${options.file}` });
+  const db = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
+  db.$on("query", (event) => counter.record(event.query));
+  // PRAGMAs apply per connection and never inside a transaction: set them once, here.
+  // journal_mode answers with a row, so it goes through $queryRaw.
+  await db.$queryRawUnsafe("PRAGMA journal_mode = WAL");
+  await db.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
+  await db.$executeRawUnsafe(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
+  await db.$executeRawUnsafe("PRAGMA foreign_keys = ON");
+  return db;
+}
+
+/** The effective settings, read back from SQLite (values come back as BigInt with this adapter). */
+export async function readPragmas(db: Db) {
+  const one = async (name: string) => {
+    const rows = await db.$queryRawUnsafe<Record<string, unknown>[]>(`PRAGMA ${name}`);
+    const value = rows[0] ? Object.values(rows[0])[0] : undefined;
+    return typeof value === "bigint" ? Number(value) : value;
+  };
+  return {
+    journalMode: String(await one("journal_mode")),
+    synchronous: Number(await one("synchronous")),
+    busyTimeout: Number(await one("busy_timeout")),
+    foreignKeys: Number(await one("foreign_keys")),
+  };
+}
