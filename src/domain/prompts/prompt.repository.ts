@@ -1,0 +1,244 @@
+// Every query shape of the prompts context. Callers get plain records, never Prisma models.
+import { Prisma } from "../../generated/prisma/client.js";
+import type { Db } from "../../db/client.js";
+import {
+  deserializeContent,
+  type JsonObject,
+  type PromptContent,
+  type PromptType,
+} from "./prompt.logic.js";
+
+export interface PromptRecord {
+  id: string;
+  name: string;
+  description: string | null;
+  category: string | null;
+  type: PromptType;
+  latestVersionNumber: number;
+  createdAt: Date;
+  updatedAt: Date;
+  archivedAt: Date | null;
+}
+
+export interface PromptVersionRecord {
+  id: string;
+  promptId: string;
+  number: number;
+  content: PromptContent;
+  config: JsonObject;
+  variables: string[];
+  commitMessage: string | null;
+  author: string | null;
+  contentHash: string;
+  createdAt: Date;
+}
+
+export type ArchiveFilter = "ACTIVE" | "ARCHIVED" | "ALL";
+
+export interface PromptFilter {
+  /** Prompts carrying every one of these tags. */
+  tags?: string[];
+  category?: string;
+  /** Normalized folder prefix ending in "/". */
+  folder?: string;
+  archived: ArchiveFilter;
+}
+
+export type PromptOrderField = "NAME" | "UPDATED_AT";
+export type SortDirection = "ASC" | "DESC";
+
+/** The position after which a page starts: the sort value of the last row seen, and its id. */
+export interface PromptKey {
+  name: string;
+  updatedAt: Date;
+  id: string;
+}
+
+export interface NewVersion {
+  id: string;
+  number: number;
+  content: string;
+  config: string;
+  variables: string;
+  commitMessage: string | null;
+  author: string | null;
+  contentHash: string;
+  createdAt: Date;
+}
+
+type VersionRow = Omit<PromptVersionRecord, "content" | "config" | "variables"> & {
+  content: string;
+  config: string;
+  variables: string;
+};
+
+const toPrompt = (row: PromptRecord | (Omit<PromptRecord, "type"> & { type: string })): PromptRecord => ({
+  ...row,
+  type: row.type as PromptType,
+});
+
+function toVersion(row: VersionRow, type: PromptType): PromptVersionRecord {
+  return {
+    id: row.id,
+    promptId: row.promptId,
+    number: Number(row.number),
+    content: deserializeContent(type, row.content),
+    config: JSON.parse(row.config) as JsonObject,
+    variables: JSON.parse(row.variables) as string[],
+    commitMessage: row.commitMessage,
+    author: row.author,
+    contentHash: row.contentHash,
+    createdAt: new Date(row.createdAt),
+  };
+}
+
+export class PromptRepository {
+  constructor(private readonly db: Db) {}
+
+  async findById(id: string): Promise<PromptRecord | null> {
+    const row = await this.db.prompt.findUnique({ where: { id } });
+    return row && toPrompt(row);
+  }
+
+  async findByName(name: string): Promise<PromptRecord | null> {
+    const row = await this.db.prompt.findUnique({ where: { name } });
+    return row && toPrompt(row);
+  }
+
+  async list(filter: PromptFilter, order: PromptOrderField, direction: SortDirection, limit: number, after?: PromptKey) {
+    const dir = direction === "ASC" ? "asc" : "desc";
+    const where: Prisma.PromptWhereInput = { AND: [this.where(filter), after ? this.afterKey(order, direction, after) : {}] };
+    const orderBy: Prisma.PromptOrderByWithRelationInput[] =
+      order === "NAME" ? [{ name: dir }] : [{ updatedAt: dir }, { id: dir }];
+    const rows = await this.db.prompt.findMany({ where, orderBy, take: limit });
+    return rows.map(toPrompt);
+  }
+
+  count(filter: PromptFilter): Promise<number> {
+    return this.db.prompt.count({ where: this.where(filter) });
+  }
+
+  private where(filter: PromptFilter): Prisma.PromptWhereInput {
+    const and: Prisma.PromptWhereInput[] = [];
+    if (filter.archived === "ACTIVE") and.push({ archivedAt: null });
+    if (filter.archived === "ARCHIVED") and.push({ archivedAt: { not: null } });
+    if (filter.category !== undefined) and.push({ category: filter.category });
+    // A range on the unique name index: exact (case-sensitive) and index-friendly, unlike LIKE.
+    // 0x7f sorts after every character a name may contain.
+    if (filter.folder !== undefined) and.push({ name: { gte: filter.folder, lt: `${filter.folder}\u007f` } });
+    for (const tag of filter.tags ?? []) and.push({ tags: { some: { tag } } });
+    return { AND: and };
+  }
+
+  private afterKey(order: PromptOrderField, direction: SortDirection, key: PromptKey): Prisma.PromptWhereInput {
+    const cmp = direction === "ASC" ? "gt" : "lt";
+    if (order === "NAME") return { name: { [cmp]: key.name } };
+    return {
+      OR: [{ updatedAt: { [cmp]: key.updatedAt } }, { updatedAt: key.updatedAt, id: { [cmp]: key.id } }],
+    };
+  }
+
+  /** Tags of many prompts in one statement. */
+  async tagsByPromptIds(ids: readonly string[]): Promise<Map<string, string[]>> {
+    const rows = await this.db.promptTag.findMany({
+      where: { promptId: { in: [...ids] } },
+      orderBy: [{ promptId: "asc" }, { tag: "asc" }],
+    });
+    const byPrompt = new Map<string, string[]>(ids.map((id) => [id, []]));
+    for (const row of rows) byPrompt.get(row.promptId)?.push(row.tag);
+    return byPrompt;
+  }
+
+  /** Versions by (prompt, number) pairs in one statement; the type decides how content is read. */
+  async versionsByKeys(keys: readonly { promptId: string; number: number }[]): Promise<PromptVersionRecord[]> {
+    if (keys.length === 0) return [];
+    const pairs = Prisma.join(keys.map((k) => Prisma.sql`(${k.promptId}, ${k.number})`));
+    const rows = await this.db.$queryRaw<(VersionRow & { type: string })[]>`
+      SELECT v.*, p.type AS type FROM PromptVersion v JOIN Prompt p ON p.id = v.promptId
+      WHERE (v.promptId, v.number) IN (VALUES ${pairs})`;
+    return rows.map((row) => toVersion(row, row.type as PromptType));
+  }
+
+  /**
+   * One page of versions (newest first) for each of many prompts, in one statement:
+   * a window function numbers each prompt's versions so the page size bounds every prompt.
+   */
+  async versionPages(
+    promptIds: readonly string[],
+    limit: number,
+    beforeNumber: number | undefined,
+  ): Promise<Map<string, PromptVersionRecord[]>> {
+    const pages = new Map<string, PromptVersionRecord[]>(promptIds.map((id) => [id, []]));
+    if (promptIds.length === 0) return pages;
+    const before = beforeNumber ?? Number.MAX_SAFE_INTEGER;
+    const rows = await this.db.$queryRaw<(VersionRow & { type: string })[]>`
+      SELECT * FROM (
+        SELECT v.*, p.type AS type,
+               ROW_NUMBER() OVER (PARTITION BY v.promptId ORDER BY v.number DESC) AS rn
+        FROM PromptVersion v JOIN Prompt p ON p.id = v.promptId
+        WHERE v.promptId IN (${Prisma.join([...promptIds])}) AND v.number < ${before}
+      ) WHERE rn <= ${limit}
+      ORDER BY promptId, number DESC`;
+    for (const row of rows) pages.get(row.promptId)?.push(toVersion(row, row.type as PromptType));
+    return pages;
+  }
+
+  async create(prompt: Omit<PromptRecord, "updatedAt">, version: NewVersion, tags: string[]): Promise<void> {
+    await this.db.$transaction([
+      this.db.prompt.create({ data: { ...prompt, updatedAt: prompt.createdAt } }),
+      this.db.promptVersion.create({ data: { ...version, promptId: prompt.id } }),
+      this.db.promptTag.createMany({ data: tags.map((tag) => ({ promptId: prompt.id, tag })) }),
+    ]);
+  }
+
+  /**
+   * Applies an update only if nobody else changed the version count since it was read
+   * (compare-and-set on latestVersionNumber). Returns false on a lost race; nothing is written then.
+   */
+  async update(
+    id: string,
+    expectedLatest: number,
+    changes: { description?: string | null; category?: string | null; tags?: string[]; updatedAt: Date },
+    version: NewVersion | null,
+  ): Promise<boolean> {
+    return this.db.$transaction(async (tx) => {
+      const { count } = await tx.prompt.updateMany({
+        where: { id, latestVersionNumber: expectedLatest },
+        data: {
+          description: changes.description,
+          category: changes.category,
+          updatedAt: changes.updatedAt,
+          latestVersionNumber: version ? version.number : expectedLatest,
+        },
+      });
+      if (count === 0) return false;
+      if (version) await tx.promptVersion.create({ data: { ...version, promptId: id } });
+      if (changes.tags) {
+        await tx.promptTag.deleteMany({ where: { promptId: id } });
+        await tx.promptTag.createMany({ data: changes.tags.map((tag) => ({ promptId: id, tag })) });
+      }
+      return true;
+    });
+  }
+
+  async setArchivedAt(id: string, archivedAt: Date | null): Promise<PromptRecord> {
+    const row = await this.db.prompt.update({ where: { id }, data: { archivedAt, updatedAt: new Date() } });
+    return toPrompt(row);
+  }
+
+  /** Deletes the prompt with its versions and tags (foreign keys cascade). False when it was already gone. */
+  async delete(id: string): Promise<boolean> {
+    const { count } = await this.db.prompt.deleteMany({ where: { id } });
+    return count > 0;
+  }
+
+  /** The newest version of one prompt, for the update path. */
+  async latestVersion(prompt: PromptRecord): Promise<PromptVersionRecord | null> {
+    const [version] = await this.versionsByKeys([{ promptId: prompt.id, number: prompt.latestVersionNumber }]);
+    return version ?? null;
+  }
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
+}

@@ -1,0 +1,305 @@
+import { randomUUID } from "node:crypto";
+import { AppError, badInput, notFound } from "../../errors.js";
+import type { EventBus } from "../../subscriptions/pubsub.js";
+import type { PromptEventType } from "../../subscriptions/topics.js";
+import { decodeCursor, encodeCursor, pageSize, toPage, type Page } from "../shared/pagination.js";
+import {
+  LIMITS,
+  contentHash,
+  extractVariables,
+  normalizeFolder,
+  optionalText,
+  serializeContent,
+  validateConfig,
+  validateContent,
+  validateName,
+  validateTags,
+  type ContentInput,
+  type JsonObject,
+  type PromptContent,
+  type PromptType,
+} from "./prompt.logic.js";
+import {
+  isUniqueViolation,
+  type ArchiveFilter,
+  type NewVersion,
+  type PromptKey,
+  type PromptOrderField,
+  type PromptRecord,
+  type PromptRepository,
+  type PromptVersionRecord,
+  type SortDirection,
+} from "./prompt.repository.js";
+
+export interface PromptRef {
+  id?: string | null;
+  name?: string | null;
+}
+
+export interface CreatePromptCommand extends ContentInput {
+  name: string;
+  description?: string | null;
+  category?: string | null;
+  tags?: string[] | null;
+  type?: PromptType | null;
+  config?: unknown;
+  commitMessage?: string | null;
+  author?: string | null;
+}
+
+export interface UpdatePromptCommand extends ContentInput {
+  description?: string | null;
+  category?: string | null;
+  tags?: string[] | null;
+  config?: unknown;
+  commitMessage?: string | null;
+  author?: string | null;
+  /** The latest version number the caller based its change on; CONFLICT if it moved since. */
+  expectedVersion?: number | null;
+}
+
+export interface ListPromptsQuery {
+  first?: number | null;
+  after?: string | null;
+  tags?: string[] | null;
+  category?: string | null;
+  folder?: string | null;
+  archived?: ArchiveFilter | null;
+  orderBy?: PromptOrderField | null;
+  direction?: SortDirection | null;
+}
+
+export interface UpdateResult {
+  prompt: PromptRecord;
+  /** The version this update created, or null when content and config were unchanged. */
+  version: PromptVersionRecord | null;
+}
+
+export interface ServiceLimits {
+  maxContentBytes: number;
+}
+
+export class PromptService {
+  constructor(
+    private readonly repo: PromptRepository,
+    private readonly events: EventBus,
+    private readonly limits: ServiceLimits,
+  ) {}
+
+  /** Finds a prompt by id or by name (exactly one must be given). */
+  async get(ref: PromptRef, field = "prompt"): Promise<PromptRecord> {
+    const hasId = ref.id != null && ref.id !== "";
+    const hasName = ref.name != null && ref.name !== "";
+    if (hasId === hasName) throw badInput(field, `give exactly one of ${field}.id and ${field}.name`);
+    const prompt = hasId ? await this.repo.findById(ref.id!) : await this.repo.findByName(ref.name!.trim());
+    if (!prompt) {
+      throw hasId ? notFound("prompt", `${field}.id`, ref.id) : notFound("prompt", `${field}.name`, ref.name);
+    }
+    return prompt;
+  }
+
+  async version(ref: PromptRef, number: number): Promise<PromptVersionRecord> {
+    const prompt = await this.get(ref);
+    const [version] = await this.repo.versionsByKeys([{ promptId: prompt.id, number }]);
+    if (!version) throw notFound(`version ${number} of prompt ${prompt.name}`, "number", number);
+    return version;
+  }
+
+  async create(command: CreatePromptCommand): Promise<{ prompt: PromptRecord; version: PromptVersionRecord }> {
+    const name = validateName(command.name);
+    const type = command.type ?? "TEXT";
+    const content = validateContent(type, command, this.limits.maxContentBytes);
+    const config = validateConfig(command.config);
+    const tags = validateTags(command.tags ?? []);
+    const now = new Date();
+    const prompt: PromptRecord = {
+      id: randomUUID(),
+      name,
+      description: optionalText(command.description, "description", LIMITS.descriptionLength) ?? null,
+      category: optionalText(command.category, "category", LIMITS.categoryLength) ?? null,
+      type,
+      latestVersionNumber: 1,
+      createdAt: now,
+      updatedAt: now,
+      archivedAt: null,
+    };
+    const version = this.newVersion(1, content, config, command, now);
+    if (await this.repo.findByName(name)) throw this.nameTaken(name);
+    try {
+      await this.repo.create(prompt, version, tags);
+    } catch (error) {
+      // Another writer took the name between the check and the insert.
+      if (isUniqueViolation(error)) throw this.nameTaken(name);
+      throw error;
+    }
+    this.publish("CREATED", prompt, 1, now);
+    return { prompt, version: this.versionRecord(prompt, version, content, config) };
+  }
+
+  async update(ref: PromptRef, command: UpdatePromptCommand): Promise<UpdateResult> {
+    const prompt = await this.get(ref);
+    if (prompt.archivedAt) {
+      throw new AppError("FAILED_PRECONDITION", `prompt ${prompt.name} is archived; restore it before changing it`, {
+        field: "prompt",
+      });
+    }
+    if (command.expectedVersion != null && command.expectedVersion !== prompt.latestVersionNumber) {
+      throw this.conflict(prompt, command.expectedVersion);
+    }
+    const latest = await this.repo.latestVersion(prompt);
+    if (!latest) throw new Error(`prompt ${prompt.id} has no version ${prompt.latestVersionNumber}`);
+
+    const contentGiven = command.text != null || command.messages != null;
+    const content = contentGiven ? validateContent(prompt.type, command, this.limits.maxContentBytes) : latest.content;
+    const config = command.config !== undefined ? validateConfig(command.config) : latest.config;
+    const description = optionalText(command.description, "description", LIMITS.descriptionLength);
+    const category = optionalText(command.category, "category", LIMITS.categoryLength);
+    const tags = command.tags != null ? validateTags(command.tags) : undefined;
+    optionalText(command.commitMessage, "commitMessage", LIMITS.commitMessageLength);
+    optionalText(command.author, "author", LIMITS.authorLength);
+
+    const now = new Date();
+    const newHash = contentHash(content, config);
+    const version = newHash === latest.contentHash ? null : this.newVersion(prompt.latestVersionNumber + 1, content, config, command, now);
+    const metadataChanged =
+      (description !== undefined && description !== prompt.description) ||
+      (category !== undefined && category !== prompt.category) ||
+      tags !== undefined;
+    if (!version && !metadataChanged) return { prompt, version: null };
+
+    const applied = await this.repo.update(
+      prompt.id,
+      prompt.latestVersionNumber,
+      { description, category, tags, updatedAt: now },
+      version,
+    );
+    // Lost the compare-and-set: another writer created a version after we read the prompt.
+    if (!applied) throw this.conflict(prompt, prompt.latestVersionNumber);
+
+    const updated: PromptRecord = {
+      ...prompt,
+      description: description === undefined ? prompt.description : description,
+      category: category === undefined ? prompt.category : category,
+      latestVersionNumber: version ? version.number : prompt.latestVersionNumber,
+      updatedAt: now,
+    };
+    if (version) this.publish("VERSION_CREATED", updated, version.number, now);
+    else this.publish("UPDATED", updated, updated.latestVersionNumber, now);
+    return { prompt: updated, version: version && this.versionRecord(updated, version, content, config) };
+  }
+
+  /** Archived prompts leave default listings and cannot be changed; archiving twice is a no-op. */
+  async archive(ref: PromptRef): Promise<PromptRecord> {
+    const prompt = await this.get(ref);
+    if (prompt.archivedAt) return prompt;
+    const archived = await this.repo.setArchivedAt(prompt.id, new Date());
+    this.publish("ARCHIVED", archived, archived.latestVersionNumber, archived.updatedAt);
+    return archived;
+  }
+
+  async restore(ref: PromptRef): Promise<PromptRecord> {
+    const prompt = await this.get(ref);
+    if (!prompt.archivedAt) return prompt;
+    const restored = await this.repo.setArchivedAt(prompt.id, null);
+    this.publish("RESTORED", restored, restored.latestVersionNumber, restored.updatedAt);
+    return restored;
+  }
+
+  /** Deletes the prompt and all its versions for good. */
+  async delete(ref: PromptRef): Promise<PromptRecord> {
+    const prompt = await this.get(ref);
+    if (!(await this.repo.delete(prompt.id))) throw notFound("prompt", "prompt", prompt.id);
+    this.publish("DELETED", prompt, prompt.latestVersionNumber, new Date());
+    return prompt;
+  }
+
+  async list(query: ListPromptsQuery): Promise<Page<PromptRecord> & { cursor: (p: PromptRecord) => string }> {
+    const limit = pageSize(query.first);
+    const order = query.orderBy ?? "NAME";
+    const direction = query.direction ?? (order === "NAME" ? "ASC" : "DESC");
+    const filter = this.filter(query);
+    const after = query.after ? this.decodePromptCursor(query.after, order, direction) : undefined;
+    const rows = limit === 0 ? [] : await this.repo.list(filter, order, direction, limit + 1, after);
+    const cursor = (p: PromptRecord) =>
+      encodeCursor({ o: order, d: direction, n: p.name, u: p.updatedAt.toISOString(), i: p.id });
+    return { ...toPage(rows, limit, after !== undefined), cursor };
+  }
+
+  count(query: ListPromptsQuery): Promise<number> {
+    return this.repo.count(this.filter(query));
+  }
+
+  private filter(query: ListPromptsQuery) {
+    return {
+      archived: query.archived ?? "ACTIVE",
+      category: query.category ?? undefined,
+      folder: query.folder != null ? normalizeFolder(query.folder) : undefined,
+      tags: query.tags != null ? validateTags(query.tags, "filter.tags") : undefined,
+    };
+  }
+
+  private decodePromptCursor(after: string, order: PromptOrderField, direction: SortDirection): PromptKey {
+    const c = decodeCursor(after);
+    if (c.o !== order || c.d !== direction || typeof c.n !== "string" || typeof c.u !== "string" || typeof c.i !== "string") {
+      throw badInput("after", "after is a cursor from a listing with another order; start again without it");
+    }
+    return { name: c.n, updatedAt: new Date(c.u), id: c.i };
+  }
+
+  private newVersion(
+    number: number,
+    content: PromptContent,
+    config: JsonObject,
+    command: { commitMessage?: string | null; author?: string | null },
+    now: Date,
+  ): NewVersion {
+    return {
+      id: randomUUID(),
+      number,
+      content: serializeContent(content),
+      config: JSON.stringify(config),
+      variables: JSON.stringify(extractVariables(content)),
+      commitMessage: optionalText(command.commitMessage, "commitMessage", LIMITS.commitMessageLength) ?? null,
+      author: optionalText(command.author, "author", LIMITS.authorLength) ?? null,
+      contentHash: contentHash(content, config),
+      createdAt: now,
+    };
+  }
+
+  private versionRecord(prompt: PromptRecord, v: NewVersion, content: PromptContent, config: JsonObject): PromptVersionRecord {
+    return {
+      id: v.id,
+      promptId: prompt.id,
+      number: v.number,
+      content,
+      config,
+      variables: extractVariables(content),
+      commitMessage: v.commitMessage,
+      author: v.author,
+      contentHash: v.contentHash,
+      createdAt: v.createdAt,
+    };
+  }
+
+  private nameTaken(name: string) {
+    return new AppError("CONFLICT", `a prompt named ${name} already exists`, { field: "name", value: name });
+  }
+
+  private conflict(prompt: PromptRecord, expected: number) {
+    return new AppError(
+      "CONFLICT",
+      `prompt ${prompt.name} changed since version ${expected}; reload it and apply your change again`,
+      { field: "expectedVersion", expectedVersion: expected, latestVersion: prompt.latestVersionNumber },
+    );
+  }
+
+  private publish(type: PromptEventType, prompt: PromptRecord, versionNumber: number | null, at: Date) {
+    this.events.publish("prompt.events", {
+      type,
+      promptId: prompt.id,
+      promptName: prompt.name,
+      versionNumber,
+      occurredAt: at.toISOString(),
+    });
+  }
+}

@@ -1,0 +1,36 @@
+import "reflect-metadata";
+import type { GraphQLSchema } from "graphql";
+import { buildSchema } from "type-graphql";
+import type { AppContext } from "../context.js";
+import { PromptEventsResolver } from "./prompts/prompt-events.resolver.js";
+import { PromptMutationResolver } from "./prompts/prompt-mutation.resolver.js";
+import { PromptVersionResolver } from "./prompts/prompt-version.resolver.js";
+import { PromptResolver } from "./prompts/prompt.resolver.js";
+
+export const RESOLVERS = [PromptResolver, PromptVersionResolver, PromptMutationResolver, PromptEventsResolver] as const;
+
+let schema: Promise<GraphQLSchema> | undefined;
+
+/**
+ * The schema does not depend on an app's services (resolver instances come from the
+ * request's context), so one process builds it once, however many apps it runs.
+ */
+export function getSchema(): Promise<GraphQLSchema> {
+  schema ??= buildSchema({
+    resolvers: [...RESOLVERS],
+    container: ({ context }) => (context as AppContext).container,
+    validate: false,
+    // type-graphql insists on a PubSub whenever a subscription exists, even though every
+    // subscription here brings its own `subscribe` that reads the app's bus from the context.
+    // This one fails loudly if a subscription without its own `subscribe` is ever added.
+    pubSub: {
+      publish() {
+        throw new Error("use the app's EventBus: subscriptions must declare their own subscribe function");
+      },
+      subscribe() {
+        throw new Error("use the app's EventBus: subscriptions must declare their own subscribe function");
+      },
+    },
+  });
+  return schema;
+}

@@ -1,0 +1,69 @@
+import { Field, Int, ObjectType, type ClassType } from "type-graphql";
+
+@ObjectType({ description: "Relay pagination state of a connection." })
+export class PageInfo {
+  @Field({ description: "True when more items follow the last edge of this page." })
+  hasNextPage!: boolean;
+
+  @Field({ description: "True when this page was requested with `after`, so items precede it." })
+  hasPreviousPage!: boolean;
+
+  @Field(() => String, { nullable: true, description: "Cursor of the first edge, null on an empty page." })
+  startCursor!: string | null;
+
+  @Field(() => String, { nullable: true, description: "Cursor of the last edge; pass it as `after` for the next page." })
+  endCursor!: string | null;
+}
+
+export interface ConnectionShape<TNode> {
+  edges: { cursor: string; node: TNode }[];
+  nodes: TNode[];
+  pageInfo: PageInfo;
+}
+
+/** Builds the edge and connection object types of a node type (Relay cursor connections). */
+export function ConnectionType<TNode extends object>(nodeName: string, Node: ClassType<TNode>) {
+  @ObjectType(`${nodeName}Edge`, { description: `A ${nodeName} with its cursor.` })
+  class Edge {
+    @Field({ description: "Opaque position of this item, usable as `after`." })
+    cursor!: string;
+
+    @Field(() => Node, { description: `The ${nodeName}.` })
+    node!: TNode;
+  }
+
+  // Registered only so subclasses inherit its fields; no field refers to it, so the schema omits it.
+  @ObjectType(`${nodeName}ConnectionBase`)
+  abstract class Connection implements ConnectionShape<TNode> {
+    @Field(() => [Edge], { description: "The items of this page with their cursors." })
+    edges!: Edge[];
+
+    @Field(() => [Node], { description: `The ${nodeName} items of this page, without cursors.` })
+    nodes!: TNode[];
+
+    @Field(() => PageInfo, { description: "Where this page sits in the whole list." })
+    pageInfo!: PageInfo;
+
+    @Field(() => Int, { description: `How many ${nodeName} items the whole list holds, across all pages.` })
+    totalCount!: number | Promise<number>;
+  }
+  return Connection;
+}
+
+export function toConnection<T>(
+  page: { items: T[]; hasNextPage: boolean; hasPreviousPage: boolean },
+  cursor: (item: T) => string,
+): ConnectionShape<T> {
+  const edges = page.items.map((node) => ({ cursor: cursor(node), node }));
+  return {
+    edges,
+    nodes: page.items,
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: page.hasPreviousPage,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}
+
