@@ -26,16 +26,23 @@ export class StatementCounter {
 
 export async function openDb(options: DbOptions, counter = new StatementCounter()): Promise<Db> {
   mkdirSync(dirname(options.file), { recursive: true });
-  const adapter = new PrismaBetterSQLite3({ url: `file:${options.file}` });
+  // `timeout` is better-sqlite3's busy timeout, so it also holds on a reconnect.
+  const adapter = new PrismaBetterSQLite3({ url: `file:${options.file}`, timeout: options.busyTimeoutMs });
   const db = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
   db.$on("query", (event) => counter.record(event.query));
-  // PRAGMAs apply per connection and never inside a transaction: set them once, here.
-  // journal_mode answers with a row, so it goes through $queryRaw.
+  await applyPragmas(db, options);
+  return db;
+}
+
+/**
+ * PRAGMAs apply per connection and never inside a transaction: set them at start-up and
+ * after any reconnect. journal_mode answers with a row, so it goes through $queryRaw.
+ */
+export async function applyPragmas(db: Db, options: Pick<DbOptions, "busyTimeoutMs">): Promise<void> {
   await db.$queryRawUnsafe("PRAGMA journal_mode = WAL");
   await db.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
   await db.$executeRawUnsafe(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
   await db.$executeRawUnsafe("PRAGMA foreign_keys = ON");
-  return db;
 }
 
 /** The effective settings, read back from SQLite (values come back as BigInt with this adapter). */

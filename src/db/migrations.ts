@@ -27,3 +27,58 @@ export async function pendingMigrations(db: Db, expected: string[]): Promise<str
   const applied = new Set(rows.map((row) => row.migration_name));
   return expected.filter((name) => !applied.has(name));
 }
+
+/**
+ * Tracks whether the database has every migration of this build. While some are pending
+ * the server is not ready and holds no connection between checks: Prisma's migrator takes
+ * an exclusive lock on the SQLite file (locking_mode=EXCLUSIVE) and would otherwise time out.
+ * Once migrated, the connection is re-established with the PRAGMAs and kept.
+ */
+export class MigrationGate {
+  private migrated = false;
+  private lastPending: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly expected: string[],
+    private readonly onMigrated: () => Promise<void>,
+    private readonly pollMs = 1_000,
+  ) {}
+
+  get ready(): boolean {
+    return this.migrated;
+  }
+
+  get pending(): string[] {
+    return this.lastPending;
+  }
+
+  /** Checks now; while pending, releases the file and re-checks every pollMs. */
+  check(): Promise<boolean> {
+    if (this.migrated) return Promise.resolve(true);
+    this.running ??= this.checkOnce().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async checkOnce(): Promise<boolean> {
+    this.lastPending = await pendingMigrations(this.db, this.expected);
+    if (this.lastPending.length === 0) {
+      await this.onMigrated();
+      this.migrated = true;
+      this.stop();
+      return true;
+    }
+    await this.db.$disconnect();
+    this.timer ??= setInterval(() => void this.check().catch(() => undefined), this.pollMs).unref();
+    return false;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

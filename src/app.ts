@@ -1,0 +1,188 @@
+// Composition root: builds everything an instance needs from a parsed config, once.
+import "reflect-metadata";
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { ApolloServer } from "@apollo/server";
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from "@apollo/server/plugin/disabled";
+import type { AppConfig } from "./config.js";
+import { createContext, type AppContext } from "./context.js";
+import { applyPragmas, openDb, StatementCounter, type Db } from "./db/client.js";
+import { expectedMigrations, MigrationGate } from "./db/migrations.js";
+import { PromptRepository } from "./domain/prompts/prompt.repository.js";
+import { PromptService } from "./domain/prompts/prompt.service.js";
+import { formatError, isUnexpected } from "./errors.js";
+import { createGraphQLHandler } from "./http/graphql-handler.js";
+import { createHttpServer, type Readiness } from "./http/server.js";
+import { StaticBundle } from "./http/static-files.js";
+import { createLogger, type Logger } from "./logger.js";
+import { ResolverContainer } from "./resolvers/container.js";
+import { PromptEventsResolver } from "./resolvers/prompts/prompt-events.resolver.js";
+import { PromptMutationResolver } from "./resolvers/prompts/prompt-mutation.resolver.js";
+import { PromptVersionResolver } from "./resolvers/prompts/prompt-version.resolver.js";
+import { PromptResolver } from "./resolvers/prompts/prompt.resolver.js";
+import { getSchema } from "./resolvers/schema.js";
+import { EventBus } from "./subscriptions/pubsub.js";
+import { startWsServer } from "./subscriptions/ws-server.js";
+
+const ROOT = new URL("../", import.meta.url);
+export const VERSION: string = (JSON.parse(readFileSync(new URL("package.json", ROOT), "utf8")) as { version: string }).version;
+export const GRAPHQL_PATH = "/graphql";
+
+export interface App {
+  config: AppConfig;
+  logger: Logger;
+  db: Db;
+  /** Every SQL statement Prisma sent (tests assert on it). */
+  statements: StatementCounter;
+  services: { prompts: PromptService };
+  apollo: ApolloServer<AppContext>;
+  createContext(requestId: string, options?: { cache: boolean }): AppContext;
+  readiness(): Promise<Readiness>;
+  /** Starts HTTP and WebSocket on config.host:config.port (0 = ephemeral); resolves to the bound port. */
+  listen(): Promise<number>;
+  /** Graceful: stop accepting, finish in-flight requests, close sockets, then the database. */
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger?: Logger;
+  /** Where the built GraphiQL bundle is; defaults to dist/graphiql of this checkout. */
+  graphiqlDir?: string;
+}
+
+export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const statements = new StatementCounter();
+  const dbOptions = { file: config.dbFile, busyTimeoutMs: config.sqliteBusyTimeoutMs };
+  const db = await openDb(dbOptions, statements);
+  const migrations = new MigrationGate(db, expectedMigrations(), () => applyPragmas(db, dbOptions));
+  if (!(await migrations.check())) {
+    logger.warn({ db: config.dbFile, pending: migrations.pending }, "database is not migrated: run `npm run db:migrate`; not ready until then");
+  }
+  const bus = new EventBus();
+
+  const promptRepository = new PromptRepository(db);
+  const prompts = new PromptService(promptRepository, bus, { maxContentBytes: config.maxContentBytes });
+
+  const container = new ResolverContainer()
+    .register(PromptResolver, new PromptResolver(prompts))
+    .register(PromptVersionResolver, new PromptVersionResolver())
+    .register(PromptMutationResolver, new PromptMutationResolver(prompts))
+    .register(PromptEventsResolver, new PromptEventsResolver(bus, prompts));
+  const makeContext = (requestId: string, ctxOptions = { cache: true }) =>
+    createContext({ promptRepository, container }, requestId, ctxOptions);
+
+  const schema = await getSchema();
+  const apollo = new ApolloServer<AppContext>({
+    schema,
+    formatError,
+    csrfPrevention: true,
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginCacheControlDisabled(),
+      {
+        async requestDidStart() {
+          return {
+            async didEncounterErrors({ errors, contextValue }) {
+              for (const error of errors) {
+                if (isUnexpected(error)) {
+                  logger.error({ err: error.originalError ?? error, requestId: contextValue.requestId, path: error.path }, "unexpected error");
+                }
+              }
+            },
+            async willSendResponse({ response, contextValue }) {
+              // Masked errors carry the request id so a user's report can be found in the logs.
+              if (response.body.kind !== "single") return;
+              for (const error of response.body.singleResult.errors ?? []) {
+                if (error.extensions?.code === "INTERNAL_SERVER_ERROR") {
+                  (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
+                }
+              }
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  let shuttingDown = false;
+  const readiness = async (): Promise<Readiness> => {
+    const checks: Readiness["checks"] = {};
+    try {
+      const migrated = await migrations.check();
+      if (migrated) await db.$queryRawUnsafe("SELECT 1");
+      checks.database = { ok: true };
+      checks.migrations = migrated ? { ok: true } : { ok: false, detail: `pending: ${migrations.pending.join(", ")}` };
+    } catch (error) {
+      checks.database = { ok: false, detail: (error as Error).message };
+    }
+    if (shuttingDown) checks.shutdown = { ok: false, detail: "shutting down" };
+    return { ready: Object.values(checks).every((check) => check.ok) && "migrations" in checks, checks };
+  };
+
+  const startedAt = Date.now();
+  const http = createHttpServer(
+    {
+      graphqlPath: GRAPHQL_PATH,
+      graphql: createGraphQLHandler(apollo, {
+        maxBodyBytes: config.maxBodyBytes,
+        context: (id) => makeContext(id),
+        available: () => migrations.ready,
+      }),
+      graphiql: new StaticBundle(options.graphiqlDir ?? new URL("dist/graphiql", ROOT).pathname, "/graphiql"),
+      health: () => ({ status: "ok", version: VERSION, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }),
+      readiness,
+    },
+    logger,
+  );
+  const ws = startWsServer({
+    httpServer: http.server,
+    path: GRAPHQL_PATH,
+    schema,
+    logger,
+    context: (id) => makeContext(id, { cache: false }),
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    logger,
+    db,
+    statements,
+    services: { prompts },
+    apollo,
+    createContext: makeContext,
+    readiness,
+    listen: () =>
+      new Promise<number>((resolve, reject) => {
+        http.server.once("error", reject);
+        http.server.listen(config.port, config.host, () => {
+          const port = (http.server.address() as AddressInfo).port;
+          logger.info({ host: config.host, port, db: config.dbFile, version: VERSION }, "prompt store listening");
+          resolve(port);
+        });
+      }),
+    close: () =>
+      (closing ??= (async () => {
+        shuttingDown = true;
+        migrations.stop();
+        const stopped = new Promise<void>((resolve) => http.server.close(() => resolve()));
+        await ws.close();
+        const timeout = new Promise<"timeout">((resolve) => setTimeout(resolve, config.shutdownTimeoutMs, "timeout").unref());
+        if ((await Promise.race([http.drained(), timeout])) === "timeout") {
+          logger.warn({ inFlight: http.inFlight }, "shutdown timeout: closing remaining connections");
+        }
+        http.server.closeAllConnections();
+        if (http.server.listening) await stopped;
+        await apollo.stop();
+        await db.$disconnect();
+        logger.info("prompt store stopped");
+      })()),
+  };
+}
