@@ -1,0 +1,74 @@
+import { copyFileSync, mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import type { GraphQLFormattedError } from "graphql";
+import { pino } from "pino";
+import { createApp, type App } from "../../src/app.js";
+import type { AppConfig } from "../../src/config.js";
+import { TEMPLATE_DB, TMP_ROOT } from "./paths.js";
+
+export interface Result<TData> {
+  data?: TData | null;
+  errors?: readonly GraphQLFormattedError[];
+}
+
+export interface TestApp {
+  app: App;
+  dir: string;
+  /** Runs an operation through Apollo (formatting and plugins included), as HTTP would. */
+  execute<TData, TVars>(document: TypedDocumentNode<TData, TVars>, variables?: TVars): Promise<Result<TData>>;
+  /** execute, failing the test on any error. */
+  ok<TData, TVars>(document: TypedDocumentNode<TData, TVars>, variables?: TVars): Promise<TData>;
+  close(): Promise<void>;
+}
+
+/** A fresh, migrated SQLite copy in its own temp dir, and an app on it. */
+export function testConfig(overrides: Partial<AppConfig> = {}): { config: AppConfig; dir: string } {
+  const dir = mkdtempSync(join(TMP_ROOT, "app-"));
+  const dbFile = join(dir, "prompt-store.db");
+  copyFileSync(TEMPLATE_DB, dbFile);
+  return {
+    dir,
+    config: {
+      env: "test",
+      host: "127.0.0.1",
+      port: 0,
+      dbFile,
+      logLevel: "silent",
+      sqliteBusyTimeoutMs: 5_000,
+      maxContentBytes: 256 * 1024,
+      maxBodyBytes: 2 * 1024 * 1024,
+      shutdownTimeoutMs: 5_000,
+      ...overrides,
+    },
+  };
+}
+
+let requests = 0;
+
+export async function createTestApp(overrides: Partial<AppConfig> = {}): Promise<TestApp> {
+  const { config, dir } = testConfig(overrides);
+  const app = await createApp(config, { logger: pino({ level: "silent" }) });
+  const execute = async <TData, TVars>(document: TypedDocumentNode<TData, TVars>, variables?: TVars) => {
+    const response = await app.apollo.executeOperation<TData>(
+      { query: document, variables: variables as Record<string, unknown> | undefined },
+      { contextValue: app.createContext(`test-${++requests}`) },
+    );
+    if (response.body.kind !== "single") throw new Error("incremental delivery is not expected here");
+    return response.body.singleResult as Result<TData>;
+  };
+  return {
+    app,
+    dir,
+    execute,
+    async ok(document, variables) {
+      const result = await execute(document, variables);
+      if (result.errors?.length) throw new Error(`unexpected GraphQL errors: ${JSON.stringify(result.errors)}`);
+      return result.data!;
+    },
+    close: () => app.close(),
+  };
+}
+
+/** The `extensions.code` values of a result's errors. */
+export const codes = (result: Result<unknown>) => (result.errors ?? []).map((error) => error.extensions?.code);

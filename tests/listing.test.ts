@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ArchivePromptDocument,
+  CreatePromptDocument,
+  ListPromptsDeepDocument,
+  ListPromptsDocument,
+  UpdatePromptDocument,
+  type ListPromptsQueryVariables,
+} from "./generated/operations.js";
+import { codes, createTestApp, type TestApp } from "./helpers/app.js";
+
+let t: TestApp;
+const names: string[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp();
+  // 60 prompts in three folders, every third tagged, some with several versions.
+  for (let i = 0; i < 60; i++) {
+    const folder = ["support", "sales", "support/billing"][i % 3]!;
+    const name = `${folder}/p${String(i).padStart(2, "0")}`;
+    names.push(name);
+    await t.ok(CreatePromptDocument, {
+      input: {
+        name,
+        content: `Prompt ${i} for {{customer}}`,
+        category: i % 2 === 0 ? "even" : "odd",
+        tags: i % 3 === 0 ? ["tagged", "shared"] : ["shared"],
+      },
+    });
+    for (let v = 0; v < i % 4; v++) {
+      await t.ok(UpdatePromptDocument, { prompt: { name }, input: { content: `Prompt ${i} v${v + 2}` } });
+    }
+  }
+});
+afterAll(() => t.close());
+
+async function collect(variables: ListPromptsQueryVariables) {
+  const seen: string[] = [];
+  let after: string | null | undefined;
+  for (let page = 0; page < 100; page++) {
+    const { prompts } = await t.ok(ListPromptsDocument, { ...variables, after });
+    seen.push(...prompts.edges.map((e) => e.node.name));
+    if (!prompts.pageInfo.hasNextPage) return { seen, total: prompts.totalCount };
+    after = prompts.pageInfo.endCursor;
+  }
+  throw new Error("pagination did not end");
+}
+
+describe("prompts connection", () => {
+  it("walks every prompt exactly once by name, in order", async () => {
+    const { seen, total } = await collect({ first: 7 });
+    expect(total).toBe(60);
+    expect(seen).toEqual([...names].sort());
+  });
+
+  it("walks by updatedAt descending with a stable tie-break", async () => {
+    const { seen } = await collect({ first: 9, orderBy: { field: "UPDATED_AT" } });
+    expect(new Set(seen).size).toBe(60);
+    const { prompts } = await t.ok(ListPromptsDocument, { first: 60, orderBy: { field: "UPDATED_AT" } });
+    const times = prompts.edges.map((e) => Date.parse(e.node.updatedAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect(prompts.edges.map((e) => e.node.name)).toEqual(seen);
+  });
+
+  it("filters by folder (exact prefix), tags (all of them) and category", async () => {
+    const support = await collect({ first: 50, filter: { folder: "support" } });
+    expect(support.seen.every((n) => n.startsWith("support/"))).toBe(true);
+    expect(support.total).toBe(40); // support/* and support/billing/*
+    const billing = await collect({ first: 50, filter: { folder: "support/billing/" } });
+    expect(billing.total).toBe(20);
+    const tagged = await collect({ first: 50, filter: { tags: ["tagged", "shared"] } });
+    expect(tagged.total).toBe(20);
+    const combined = await collect({ first: 50, filter: { tags: ["tagged"], category: "even", folder: "support" } });
+    expect(combined.seen).toEqual(names.filter((n, i) => i % 3 === 0 && i % 2 === 0 && n.startsWith("support/")).sort());
+    const nothing = await collect({ first: 5, filter: { folder: "Support" } });
+    expect(nothing.total).toBe(0);
+  });
+
+  it("hides archived prompts unless asked", async () => {
+    await t.ok(ArchivePromptDocument, { prompt: { name: names[0]! } });
+    expect((await collect({ first: 100 })).total).toBe(59);
+    expect((await collect({ first: 100, filter: { archived: "ARCHIVED" } })).seen).toEqual([names[0]]);
+    expect((await collect({ first: 100, filter: { archived: "ALL" } })).total).toBe(60);
+  });
+
+  it("rejects bad paging arguments with BAD_USER_INPUT", async () => {
+    expect(codes(await t.execute(ListPromptsDocument, { first: 201 }))).toEqual(["BAD_USER_INPUT"]);
+    expect(codes(await t.execute(ListPromptsDocument, { first: -1 }))).toEqual(["BAD_USER_INPUT"]);
+    expect(codes(await t.execute(ListPromptsDocument, { after: "garbage" }))).toEqual(["BAD_USER_INPUT"]);
+    const { prompts } = await t.ok(ListPromptsDocument, { first: 2 });
+    const crossed = await t.execute(ListPromptsDocument, { after: prompts.pageInfo.endCursor, orderBy: { field: "UPDATED_AT" } });
+    expect(codes(crossed)).toEqual(["BAD_USER_INPUT"]);
+    expect(codes(await t.execute(ListPromptsDocument, { filter: { folder: "../etc" } }))).toEqual(["BAD_USER_INPUT"]);
+  });
+});
+
+describe("DataLoader batching", () => {
+  async function statementsFor(first: number) {
+    const before = t.app.statements.count;
+    const { prompts } = await t.ok(ListPromptsDeepDocument, { first });
+    return { statements: t.app.statements.count - before, nodes: prompts.nodes };
+  }
+
+  it("runs the same number of SQL statements for 50 prompts as for 5", async () => {
+    const small = await statementsFor(5);
+    const large = await statementsFor(50);
+    expect(small.nodes).toHaveLength(5);
+    expect(large.nodes).toHaveLength(50);
+    // page + tags + latestVersion + versions: one statement each, whatever the page size.
+    expect(large.statements).toBe(small.statements);
+    expect(large.statements).toBeLessThanOrEqual(4);
+    const withVersions = large.nodes.find((n) => n.versionCount === 4)!;
+    expect(withVersions.versions.nodes.map((v) => v.number)).toEqual([4, 3, 2]);
+    expect(withVersions.latestVersion.number).toBe(4);
+    expect(withVersions.tags.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,103 @@
+import { print } from "graphql";
+import { createClient, type Client } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { CreatePromptDocument, PromptEventsDocument, UpdatePromptDocument, type PromptEventsSubscription } from "./generated/operations.js";
+import { createTestApp, type TestApp } from "./helpers/app.js";
+
+let t: TestApp;
+let url: string;
+let client: Client;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  url = `ws://127.0.0.1:${await t.app.listen()}/graphql`;
+  client = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+});
+afterAll(async () => {
+  await client.dispose();
+  await t.close();
+});
+
+type Event = PromptEventsSubscription["promptEvents"];
+
+/** Subscribes and collects events until `count` arrived (or the stream errors). */
+function collect(variables: Record<string, unknown>, count: number) {
+  const events: Event[] = [];
+  let unsubscribe = () => {};
+  const done = new Promise<Event[]>((resolve, reject) => {
+    unsubscribe = client.subscribe<PromptEventsSubscription>(
+      { query: print(PromptEventsDocument), variables },
+      {
+        next: (result) => {
+          if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
+          events.push(result.data!.promptEvents);
+          if (events.length === count) resolve(events);
+        },
+        error: (error) => reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
+        complete: () => resolve(events),
+      },
+    );
+  });
+  return { done, stop: () => unsubscribe() };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+describe("graphql-ws on the HTTP port", () => {
+  it("streams prompt events published after commit, filtered by prompt and folder", async () => {
+    const all = collect({}, 3);
+    const folder = collect({ folder: "ws-a" }, 2);
+    await settle();
+    const a = await t.ok(CreatePromptDocument, { input: { name: "ws-a/one", content: "v1" } });
+    const one = collect({ prompt: { id: a.createPrompt.id } }, 1);
+    await settle();
+    await t.ok(UpdatePromptDocument, { prompt: { id: a.createPrompt.id }, input: { content: "v2" } });
+    await t.ok(CreatePromptDocument, { input: { name: "ws-b/two", content: "v1" } });
+
+    const [allEvents, folderEvents, oneEvents] = await Promise.all([all.done, folder.done, one.done]);
+    expect(allEvents.map((e) => [e.type, e.promptName, e.versionNumber])).toEqual([
+      ["CREATED", "ws-a/one", 1],
+      ["VERSION_CREATED", "ws-a/one", 2],
+      ["CREATED", "ws-b/two", 1],
+    ]);
+    expect(folderEvents.map((e) => e.type)).toEqual(["CREATED", "VERSION_CREATED"]);
+    expect(oneEvents).toEqual([expect.objectContaining({ type: "VERSION_CREATED", promptId: a.createPrompt.id, versionNumber: 2 })]);
+    expect(Date.parse(oneEvents[0]!.occurredAt)).not.toBeNaN();
+    for (const s of [all, folder, one]) s.stop();
+  });
+
+  it("fails one bad operation with an error and keeps the socket open", async () => {
+    const raw = new WebSocket(url, "graphql-transport-ws");
+    const messages: { type: string; id?: string; payload?: unknown }[] = [];
+    raw.on("message", (data) => messages.push(JSON.parse(String(data))));
+    await new Promise((resolve) => raw.once("open", resolve));
+    raw.send(JSON.stringify({ type: "connection_init" }));
+    await until(() => messages.some((m) => m.type === "connection_ack"));
+
+    raw.send(JSON.stringify({ id: "bad-syntax", type: "subscribe", payload: { query: "subscription {" } }));
+    raw.send(JSON.stringify({ id: "bad-field", type: "subscribe", payload: { query: "subscription { nope }" } }));
+    raw.send(JSON.stringify({ id: "not-found", type: "subscribe", payload: { query: print(PromptEventsDocument), variables: { prompt: { name: "no/such" } } } }));
+    await until(() => ["bad-syntax", "bad-field", "not-found"].every((id) => messages.some((m) => m.id === id)));
+
+    const byId = (id: string) => messages.find((m) => m.id === id)!;
+    expect(byId("bad-syntax").type).toBe("error");
+    expect(JSON.stringify(byId("bad-syntax").payload)).toMatch(/Syntax Error/);
+    expect(byId("bad-field").type).toBe("error");
+    expect(JSON.stringify(byId("not-found").payload)).toMatch(/"code":"NOT_FOUND"/);
+    expect(raw.readyState).toBe(WebSocket.OPEN);
+
+    raw.send(JSON.stringify({ id: "ok", type: "subscribe", payload: { query: "{ __typename }" } }));
+    await until(() => messages.some((m) => m.id === "ok" && m.type === "complete"));
+    expect(messages.find((m) => m.id === "ok" && m.type === "next")!.payload).toEqual({ data: { __typename: "Query" } });
+    raw.close();
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
