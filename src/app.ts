@@ -8,10 +8,13 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from "@apollo/server/plugin/disabled";
 import type { AppConfig } from "./config.js";
-import { createContext, type AppContext } from "./context.js";
+import { actorFrom, createContext, type AppContext } from "./context.js";
 import { applyPragmas, openDb, StatementCounter, type Db } from "./db/client.js";
 import { expectedMigrations, MigrationGate } from "./db/migrations.js";
+import { LabelRepository } from "./domain/prompts/label.repository.js";
+import { LabelService } from "./domain/prompts/label.service.js";
 import { PromptRepository } from "./domain/prompts/prompt.repository.js";
+import { RenderService } from "./domain/prompts/render.service.js";
 import { PromptService } from "./domain/prompts/prompt.service.js";
 import { formatError, isUnexpected } from "./errors.js";
 import { createGraphQLHandler } from "./http/graphql-handler.js";
@@ -19,7 +22,9 @@ import { createHttpServer, type Readiness } from "./http/server.js";
 import { StaticBundle } from "./http/static-files.js";
 import { createLogger, type Logger } from "./logger.js";
 import { ResolverContainer } from "./resolvers/container.js";
+import { PromptLabelResolver, PromptVersionLabelResolver } from "./resolvers/prompts/label.resolver.js";
 import { PromptEventsResolver } from "./resolvers/prompts/prompt-events.resolver.js";
+import { PromptRenderResolver } from "./resolvers/prompts/render.resolver.js";
 import { PromptMutationResolver } from "./resolvers/prompts/prompt-mutation.resolver.js";
 import { PromptVersionResolver } from "./resolvers/prompts/prompt-version.resolver.js";
 import { PromptResolver } from "./resolvers/prompts/prompt.resolver.js";
@@ -65,15 +70,21 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const bus = new EventBus();
 
   const promptRepository = new PromptRepository(db);
+  const labelRepository = new LabelRepository(db);
   const prompts = new PromptService(promptRepository, bus, { maxContentBytes: config.maxContentBytes });
+  const labels = new LabelService(labelRepository, prompts, bus);
+  const renderer = new RenderService(prompts, promptRepository, labels);
 
   const container = new ResolverContainer()
     .register(PromptResolver, new PromptResolver(prompts))
     .register(PromptVersionResolver, new PromptVersionResolver())
     .register(PromptMutationResolver, new PromptMutationResolver(prompts))
-    .register(PromptEventsResolver, new PromptEventsResolver(bus, prompts));
-  const makeContext = (requestId: string, ctxOptions = { cache: true }) =>
-    createContext({ promptRepository, container }, requestId, ctxOptions);
+    .register(PromptEventsResolver, new PromptEventsResolver(bus, prompts))
+    .register(PromptLabelResolver, new PromptLabelResolver(labels))
+    .register(PromptVersionLabelResolver, new PromptVersionLabelResolver())
+    .register(PromptRenderResolver, new PromptRenderResolver(renderer));
+  const makeContext = (requestId: string, ctxOptions: { cache: boolean; actor?: string | null } = { cache: true }) =>
+    createContext({ promptRepository, labelRepository, container }, requestId, ctxOptions);
 
   const schema = await getSchema();
   const apollo = new ApolloServer<AppContext>({
@@ -132,7 +143,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       graphqlPath: GRAPHQL_PATH,
       graphql: createGraphQLHandler(apollo, {
         maxBodyBytes: config.maxBodyBytes,
-        context: (id) => makeContext(id),
+        context: (id, req) => makeContext(id, { cache: true, actor: actorFrom(req.headers["x-actor"]) }),
         available: () => migrations.ready,
       }),
       graphiql: new StaticBundle(options.graphiqlDir ?? new URL("dist/graphiql", ROOT).pathname, "/graphiql"),
@@ -146,7 +157,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     path: GRAPHQL_PATH,
     schema,
     logger,
-    context: (id) => makeContext(id, { cache: false }),
+    context: (id, params) =>
+      makeContext(id, { cache: false, actor: actorFrom(typeof params?.actor === "string" ? params.actor : undefined) }),
   });
 
   let closing: Promise<void> | undefined;

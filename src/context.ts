@@ -1,11 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { createPromptLoaders, type PromptLoaders } from "./domain/prompts/prompt.loaders.js";
+import type { LabelRepository } from "./domain/prompts/label.repository.js";
 import type { PromptRepository } from "./domain/prompts/prompt.repository.js";
 import type { ResolverContainer } from "./resolvers/container.js";
 
 /** Per-request state: created for every HTTP request and for every graphql-ws subscription. */
 export interface AppContext {
   requestId: string;
+  /**
+   * Who is acting, for attribution in history (label moves, relationships, default version
+   * author). Until access control exists this is the caller's `x-actor` header, unverified.
+   */
+  actor: string | null;
   loaders: { prompts: PromptLoaders };
   /** The app's resolver instances (app lifetime): how the shared schema reaches this app's services. */
   container: ResolverContainer;
@@ -13,6 +19,7 @@ export interface AppContext {
 
 export interface ContextDeps {
   promptRepository: PromptRepository;
+  labelRepository: LabelRepository;
   container: ResolverContainer;
 }
 
@@ -24,10 +31,23 @@ export function requestIdFrom(header: string | string[] | undefined | null): str
   return value && REQUEST_ID.test(value) ? value : randomUUID();
 }
 
-export function createContext(deps: ContextDeps, requestId: string, options: { cache: boolean }): AppContext {
+const ACTOR = /^[\p{L}\p{N} ._@:/-]{1,200}$/u;
+
+/** The x-actor header when it is a short, printable name; otherwise anonymous. */
+export function actorFrom(header: string | string[] | undefined | null): string | null {
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  return value && ACTOR.test(value) ? value : null;
+}
+
+export function createContext(
+  deps: ContextDeps,
+  requestId: string,
+  options: { cache: boolean; actor?: string | null },
+): AppContext {
   return {
     requestId,
-    loaders: { prompts: createPromptLoaders(deps.promptRepository, options) },
+    actor: options.actor ?? null,
+    loaders: { prompts: createPromptLoaders(deps.promptRepository, deps.labelRepository, options) },
     container: deps.container,
   };
 }

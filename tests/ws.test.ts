@@ -2,7 +2,16 @@ import { print } from "graphql";
 import { createClient, type Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { CreatePromptDocument, PromptEventsDocument, UpdatePromptDocument, type PromptEventsSubscription } from "./generated/operations.js";
+import {
+  ArchivePromptDocument,
+  CreatePromptDocument,
+  DeletePromptDocument,
+  PromptEventsDocument,
+  RestorePromptDocument,
+  UpdatePromptDocument,
+  type PromptEventsSubscription,
+} from "./generated/operations.js";
+import { RollbackDocument, SetLabelDocument } from "./generated/operations.js";
 import { createTestApp, type TestApp } from "./helpers/app.js";
 
 let t: TestApp;
@@ -65,6 +74,29 @@ describe("graphql-ws on the HTTP port", () => {
     expect(oneEvents).toEqual([expect.objectContaining({ type: "VERSION_CREATED", promptId: a.createPrompt.id, versionNumber: 2 })]);
     expect(Date.parse(oneEvents[0]!.occurredAt)).not.toBeNaN();
     for (const s of [all, folder, one]) s.stop();
+  });
+
+  it("streams the whole lifecycle of one prompt: versions, label moves, archive, restore, delete", async () => {
+    const { createPrompt } = await t.ok(CreatePromptDocument, { input: { name: "ws-life/one", content: "v1" } });
+    const stream = collect({ prompt: { id: createPrompt.id } }, 7);
+    await settle();
+    await t.ok(UpdatePromptDocument, { prompt: { id: createPrompt.id }, input: { content: "v2" } });
+    await t.ok(SetLabelDocument, { input: { prompt: { id: createPrompt.id }, label: "production", version: 2 } });
+    await t.ok(RollbackDocument, { input: { prompt: { id: createPrompt.id }, toVersion: 1, moveLabels: ["production"] } });
+    await t.ok(ArchivePromptDocument, { prompt: { id: createPrompt.id } });
+    await t.ok(RestorePromptDocument, { prompt: { id: createPrompt.id } });
+    await t.ok(DeletePromptDocument, { prompt: { id: createPrompt.id } });
+    const events = await stream.done;
+    expect(events.map((e) => [e.type, e.versionNumber, e.label, e.fromVersion])).toEqual([
+      ["VERSION_CREATED", 2, null, null],
+      ["LABEL_MOVED", 2, "production", null],
+      ["VERSION_CREATED", 3, null, null],
+      ["LABEL_MOVED", 3, "production", 2],
+      ["ARCHIVED", 3, null, null],
+      ["RESTORED", 3, null, null],
+      ["DELETED", 3, null, null],
+    ]);
+    stream.stop();
   });
 
   it("fails one bad operation with an error and keeps the socket open", async () => {

@@ -26,7 +26,7 @@ export function sendJsonError(res: ServerResponse, status: number, code: string,
 /** GraphQL over HTTP (GET and POST) through Apollo Server, on plain node:http. */
 export function createGraphQLHandler(
   apollo: ApolloServer<AppContext>,
-  options: { maxBodyBytes: number; context: (requestId: string) => AppContext; available: () => boolean },
+  options: { maxBodyBytes: number; context: (requestId: string, req: IncomingMessage) => AppContext; available: () => boolean },
 ) {
   return async (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => {
     if (!options.available()) {
@@ -66,7 +66,7 @@ export function createGraphQLHandler(
     }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search: url.search, body },
-      context: async () => options.context(requestId),
+      context: async () => options.context(requestId, req),
     });
     const outHeaders: Record<string, string> = { "x-request-id": requestId };
     for (const [key, value] of response.headers) outHeaders[key] = value;

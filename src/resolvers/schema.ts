@@ -2,12 +2,22 @@ import "reflect-metadata";
 import type { GraphQLSchema } from "graphql";
 import { buildSchema } from "type-graphql";
 import type { AppContext } from "../context.js";
+import { PromptLabelResolver, PromptVersionLabelResolver } from "./prompts/label.resolver.js";
 import { PromptEventsResolver } from "./prompts/prompt-events.resolver.js";
+import { PromptRenderResolver } from "./prompts/render.resolver.js";
 import { PromptMutationResolver } from "./prompts/prompt-mutation.resolver.js";
 import { PromptVersionResolver } from "./prompts/prompt-version.resolver.js";
 import { PromptResolver } from "./prompts/prompt.resolver.js";
 
-export const RESOLVERS = [PromptResolver, PromptVersionResolver, PromptMutationResolver, PromptEventsResolver] as const;
+export const RESOLVERS = [
+  PromptResolver,
+  PromptVersionResolver,
+  PromptMutationResolver,
+  PromptEventsResolver,
+  PromptLabelResolver,
+  PromptVersionLabelResolver,
+  PromptRenderResolver,
+] as const;
 
 let schema: Promise<GraphQLSchema> | undefined;
 

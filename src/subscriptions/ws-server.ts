@@ -12,7 +12,7 @@ export interface WsServerOptions {
   schema: GraphQLSchema;
   logger: Logger;
   /** Subscriptions live long: their loaders must not cache. */
-  context: (requestId: string) => AppContext;
+  context: (requestId: string, connectionParams: Readonly<Record<string, unknown>> | undefined) => AppContext;
 }
 
 /**
@@ -35,7 +35,7 @@ export function startWsServer(options: WsServerOptions) {
   const disposable = useServer<Record<string, unknown>>(
     {
       schema: options.schema,
-      onSubscribe: (_ctx, id, payload) => {
+      onSubscribe: (ctx, id, payload) => {
         let document: DocumentNode;
         try {
           document = parse(payload.query);
@@ -45,7 +45,7 @@ export function startWsServer(options: WsServerOptions) {
         const errors = validate(options.schema, document, specifiedRules);
         if (errors.length > 0) return errors.map((error) => withCode(error, "GRAPHQL_VALIDATION_FAILED"));
         const requestId = `ws-${id}-${Math.random().toString(36).slice(2, 10)}`;
-        const contextValue = options.context(requestId);
+        const contextValue = options.context(requestId, ctx.connectionParams);
         return {
           schema: options.schema,
           document,

@@ -1,5 +1,6 @@
 import DataLoader from "dataloader";
-import type { PromptRepository, PromptVersionRecord } from "./prompt.repository.js";
+import type { LabelEventRecord, LabelRecord, LabelRepository } from "./label.repository.js";
+import type { IncludeEdge, PromptRecord, PromptRepository, PromptVersionRecord } from "./prompt.repository.js";
 
 export interface LoaderOptions {
   /** Off for subscriptions: their context lives as long as the stream and must not serve stale rows. */
@@ -13,7 +14,7 @@ export interface VersionPageKey {
 }
 
 /** Per-request batching of every relation field of Prompt: one statement per field per request. */
-export function createPromptLoaders(repo: PromptRepository, options: LoaderOptions) {
+export function createPromptLoaders(repo: PromptRepository, labelRepo: LabelRepository, options: LoaderOptions) {
   const tags = new DataLoader<string, string[]>(
     async (ids) => {
       const byPrompt = await repo.tagsByPromptIds(ids);
@@ -34,13 +35,8 @@ export function createPromptLoaders(repo: PromptRepository, options: LoaderOptio
   // A page request differs by its limit and cursor; keys with the same (limit, cursor) share one statement.
   const versionPages = new DataLoader<VersionPageKey, PromptVersionRecord[], string>(
     async (keys) => {
-      const groups = new Map<string, VersionPageKey[]>();
-      for (const key of keys) {
-        const group = `${key.limit}:${key.beforeNumber ?? ""}`;
-        groups.set(group, [...(groups.get(group) ?? []), key]);
-      }
       const results = new Map<string, PromptVersionRecord[]>();
-      for (const group of groups.values()) {
+      for (const group of groupBy(keys, (k) => `${k.limit}:${k.beforeNumber ?? ""}`)) {
         const { limit, beforeNumber } = group[0]!;
         const pages = await repo.versionPages(group.map((k) => k.promptId), limit, beforeNumber);
         for (const key of group) results.set(pageKey(key), pages.get(key.promptId) ?? []);
@@ -50,7 +46,73 @@ export function createPromptLoaders(repo: PromptRepository, options: LoaderOptio
     { cache: options.cache, cacheKeyFn: pageKey },
   );
 
-  return { tags, version, versionPages };
+  const byId = new DataLoader<string, PromptRecord | null>(
+    async (ids) => {
+      const found = new Map((await repo.findByIds(ids)).map((p) => [p.id, p]));
+      return ids.map((id) => found.get(id) ?? null);
+    },
+    { cache: options.cache },
+  );
+
+  const labels = new DataLoader<string, LabelRecord[]>(
+    async (ids) => {
+      const byPrompt = await labelRepo.labelsByPromptIds(ids);
+      return ids.map((id) => byPrompt.get(id) ?? []);
+    },
+    { cache: options.cache },
+  );
+
+  const labelHistory = new DataLoader<HistoryPageKey, (LabelEventRecord & { seq: number })[], string>(
+    async (keys) => {
+      const results = new Map<string, (LabelEventRecord & { seq: number })[]>();
+      for (const group of groupBy(keys, (k) => `${k.limit}:${k.beforeSeq ?? ""}`)) {
+        const pages = await labelRepo.historyPages(group.map((k) => k.promptId), group[0]!.limit, group[0]!.beforeSeq);
+        for (const key of group) results.set(historyKey(key), pages.get(key.promptId) ?? []);
+      }
+      return keys.map((key) => results.get(historyKey(key)) ?? []);
+    },
+    { cache: options.cache, cacheKeyFn: historyKey },
+  );
+
+  const includes = new DataLoader<string, IncludeEdge[]>(
+    async (ids) => {
+      const byPrompt = await repo.includesFrom(ids);
+      return ids.map((id) => byPrompt.get(id) ?? []);
+    },
+    { cache: options.cache },
+  );
+
+  const includedBy = new DataLoader<string, string[]>(
+    async (ids) => {
+      const byPrompt = await repo.includedBy(ids);
+      return ids.map((id) => byPrompt.get(id) ?? []);
+    },
+    { cache: options.cache },
+  );
+
+  return { tags, version, versionPages, byId, labels, labelHistory, includes, includedBy };
+}
+
+export interface HistoryPageKey {
+  promptId: string;
+  limit: number;
+  beforeSeq: number | undefined;
+}
+
+function historyKey(key: HistoryPageKey): string {
+  return `${key.promptId}:${key.limit}:${key.beforeSeq ?? ""}`;
+}
+
+/** Groups batch keys that can share one statement. */
+export function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return [...groups.values()];
 }
 
 function pageKey(key: VersionPageKey): string {

@@ -1,6 +1,8 @@
 // Every query shape of the prompts context. Callers get plain records, never Prisma models.
+import { randomUUID } from "node:crypto";
 import { Prisma } from "../../generated/prisma/client.js";
 import type { Db } from "../../db/client.js";
+import { applyLabelMoves, type LabelEventRecord, type LabelMove, type Tx } from "./label.repository.js";
 import {
   deserializeContent,
   type JsonObject,
@@ -64,6 +66,26 @@ export interface NewVersion {
   author: string | null;
   contentHash: string;
   createdAt: Date;
+}
+
+/** An edge of the include graph: this prompt's latest version includes `includedId`. */
+export interface IncludeEdge {
+  includedId: string;
+  selector: string | null;
+}
+
+export interface NewRelationship {
+  targetId: string;
+  type: string;
+  note: string | null;
+  createdBy: string | null;
+}
+
+/** Thrown inside a write transaction when new includes would close a cycle; nothing is written. */
+export class IncludeCycleError extends Error {
+  constructor(readonly path: string[]) {
+    super(`include cycle: ${path.join(" -> ")}`);
+  }
 }
 
 type VersionRow = Omit<PromptVersionRecord, "content" | "config" | "variables"> & {
@@ -183,24 +205,37 @@ export class PromptRepository {
     return pages;
   }
 
-  async create(prompt: Omit<PromptRecord, "updatedAt">, version: NewVersion, tags: string[]): Promise<void> {
+  async create(
+    prompt: Omit<PromptRecord, "updatedAt">,
+    version: NewVersion,
+    tags: string[],
+    extras: { includes?: IncludeEdge[]; relationships?: NewRelationship[] } = {},
+  ): Promise<void> {
+    const now = prompt.createdAt;
     await this.db.$transaction([
-      this.db.prompt.create({ data: { ...prompt, updatedAt: prompt.createdAt } }),
+      this.db.prompt.create({ data: { ...prompt, updatedAt: now } }),
       this.db.promptVersion.create({ data: { ...version, promptId: prompt.id } }),
       this.db.promptTag.createMany({ data: tags.map((tag) => ({ promptId: prompt.id, tag })) }),
+      this.db.promptInclude.createMany({ data: (extras.includes ?? []).map((edge) => ({ promptId: prompt.id, ...edge })) }),
+      this.db.promptRelationship.createMany({
+        data: (extras.relationships ?? []).map((r) => ({ id: randomUUID(), sourceId: prompt.id, ...r, createdAt: now })),
+      }),
     ]);
   }
 
   /**
    * Applies an update only if nobody else changed the version count since it was read
-   * (compare-and-set on latestVersionNumber). Returns false on a lost race; nothing is written then.
+   * (compare-and-set on latestVersionNumber), with the new version's include edges (checked
+   * for cycles inside the transaction) and label moves. Returns null on a lost race; nothing
+   * is written then. Throws IncludeCycleError (nothing written) when includes would loop.
    */
   async update(
     id: string,
     expectedLatest: number,
     changes: { description?: string | null; category?: string | null; tags?: string[]; updatedAt: Date },
     version: NewVersion | null,
-  ): Promise<boolean> {
+    extras: { includes?: IncludeEdge[]; labelMoves?: LabelMove[] } = {},
+  ): Promise<{ labelEvents: LabelEventRecord[] } | null> {
     return this.db.$transaction(async (tx) => {
       const { count } = await tx.prompt.updateMany({
         where: { id, latestVersionNumber: expectedLatest },
@@ -211,13 +246,21 @@ export class PromptRepository {
           latestVersionNumber: version ? version.number : expectedLatest,
         },
       });
-      if (count === 0) return false;
-      if (version) await tx.promptVersion.create({ data: { ...version, promptId: id } });
+      if (count === 0) return null;
+      if (version) {
+        await tx.promptVersion.create({ data: { ...version, promptId: id } });
+        if (extras.includes) {
+          await assertNoCycle(tx, id, extras.includes.map((edge) => edge.includedId));
+          await tx.promptInclude.deleteMany({ where: { promptId: id } });
+          await tx.promptInclude.createMany({ data: extras.includes.map((edge) => ({ promptId: id, ...edge })) });
+        }
+      }
       if (changes.tags) {
         await tx.promptTag.deleteMany({ where: { promptId: id } });
         await tx.promptTag.createMany({ data: changes.tags.map((tag) => ({ promptId: id, tag })) });
       }
-      return true;
+      const labelEvents = await applyLabelMoves(tx, id, extras.labelMoves ?? [], changes.updatedAt);
+      return { labelEvents };
     });
   }
 
@@ -226,10 +269,36 @@ export class PromptRepository {
     return toPrompt(row);
   }
 
-  /** Deletes the prompt with its versions and tags (foreign keys cascade). False when it was already gone. */
+  /** Deletes the prompt with its versions, tags, labels and links (foreign keys cascade). False when already gone. */
   async delete(id: string): Promise<boolean> {
     const { count } = await this.db.prompt.deleteMany({ where: { id } });
     return count > 0;
+  }
+
+  async findByNames(names: readonly string[]): Promise<PromptRecord[]> {
+    const rows = await this.db.prompt.findMany({ where: { name: { in: [...names] } } });
+    return rows.map(toPrompt);
+  }
+
+  async findByIds(ids: readonly string[]): Promise<PromptRecord[]> {
+    const rows = await this.db.prompt.findMany({ where: { id: { in: [...ids] } } });
+    return rows.map(toPrompt);
+  }
+
+  /** Include edges from many prompts (their dependencies), in one statement. */
+  async includesFrom(ids: readonly string[]): Promise<Map<string, IncludeEdge[]>> {
+    const rows = await this.db.promptInclude.findMany({ where: { promptId: { in: [...ids] } } });
+    const byPrompt = new Map<string, IncludeEdge[]>(ids.map((id) => [id, []]));
+    for (const row of rows) byPrompt.get(row.promptId)?.push({ includedId: row.includedId, selector: row.selector });
+    return byPrompt;
+  }
+
+  /** Ids of the prompts whose latest version includes each of `ids` (their dependents). */
+  async includedBy(ids: readonly string[]): Promise<Map<string, string[]>> {
+    const rows = await this.db.promptInclude.findMany({ where: { includedId: { in: [...ids] } }, orderBy: { promptId: "asc" } });
+    const byPrompt = new Map<string, string[]>(ids.map((id) => [id, []]));
+    for (const row of rows) byPrompt.get(row.includedId)?.push(row.promptId);
+    return byPrompt;
   }
 
   /** The newest version of one prompt, for the update path. */
@@ -241,4 +310,31 @@ export class PromptRepository {
 
 export function isUniqueViolation(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
+}
+
+/**
+ * Walks the include graph from the new targets, level by level (one statement per level);
+ * reaching `promptId` again means the new includes would close a cycle.
+ */
+async function assertNoCycle(tx: Tx, promptId: string, targets: string[]): Promise<void> {
+  const parent = new Map<string, string>(targets.map((t) => [t, promptId]));
+  let frontier = [...new Set(targets)];
+  while (frontier.length > 0) {
+    if (frontier.includes(promptId)) {
+      const path = [promptId];
+      for (let node = parent.get(promptId); node !== undefined && node !== promptId; node = parent.get(node)) path.unshift(node);
+      path.unshift(promptId);
+      const names = await tx.prompt.findMany({ where: { id: { in: path } }, select: { id: true, name: true } });
+      const nameOf = new Map(names.map((n) => [n.id, n.name]));
+      throw new IncludeCycleError(path.map((id) => nameOf.get(id) ?? id));
+    }
+    const edges = await tx.promptInclude.findMany({ where: { promptId: { in: frontier } } });
+    const next: string[] = [];
+    for (const edge of edges) {
+      if (parent.has(edge.includedId) && edge.includedId !== promptId) continue;
+      parent.set(edge.includedId, edge.promptId);
+      next.push(edge.includedId);
+    }
+    frontier = next;
+  }
 }

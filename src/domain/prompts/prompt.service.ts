@@ -19,8 +19,12 @@ import {
   type PromptContent,
   type PromptType,
 } from "./prompt.logic.js";
+import type { LabelMove } from "./label.repository.js";
+import { parseIncludes, selectorOf } from "./template.logic.js";
 import {
+  IncludeCycleError,
   isUniqueViolation,
+  type IncludeEdge,
   type ArchiveFilter,
   type NewVersion,
   type PromptKey,
@@ -38,6 +42,8 @@ export interface PromptRef {
 
 export interface CreatePromptCommand extends ContentInput {
   name: string;
+  /** Start from this prompt's latest version and metadata (given fields override), recorded as DERIVED_FROM. */
+  copyFrom?: PromptRef | null;
   description?: string | null;
   category?: string | null;
   tags?: string[] | null;
@@ -67,6 +73,13 @@ export interface ListPromptsQuery {
   archived?: ArchiveFilter | null;
   orderBy?: PromptOrderField | null;
   direction?: SortDirection | null;
+}
+
+/** Who acts, and label moves that must land in the same transaction as the update. */
+export interface UpdateOptions {
+  actor?: string | null;
+  /** Labels to point at the resulting latest version (new or unchanged). */
+  moveLabels?: { labels: string[]; reason: string | null };
 }
 
 export interface UpdateResult {
@@ -105,38 +118,76 @@ export class PromptService {
     return version;
   }
 
-  async create(command: CreatePromptCommand): Promise<{ prompt: PromptRecord; version: PromptVersionRecord }> {
+  async create(
+    command: CreatePromptCommand,
+    actor: string | null = null,
+  ): Promise<{ prompt: PromptRecord; version: PromptVersionRecord }> {
     const name = validateName(command.name);
-    const type = command.type ?? "TEXT";
-    const content = validateContent(type, command, this.limits.maxContentBytes);
-    const config = validateConfig(command.config);
-    const tags = validateTags(command.tags ?? []);
+    const source = command.copyFrom ? await this.get(command.copyFrom, "copyFrom") : null;
+    const sourceVersion = source ? await this.repo.latestVersion(source) : null;
+    const type = command.type ?? source?.type ?? "TEXT";
+    if (source && command.type && command.type !== source.type && command.text == null && command.messages == null) {
+      throw badInput("type", `copyFrom is a ${source.type} prompt; give content for a ${command.type} prompt`);
+    }
+    const contentGiven = command.text != null || command.messages != null;
+    const content = contentGiven || !sourceVersion ? validateContent(type, command, this.limits.maxContentBytes) : sourceVersion.content;
+    const config = command.config !== undefined && command.config !== null ? validateConfig(command.config) : (sourceVersion?.config ?? {});
+    const tags = validateTags(command.tags ?? (source ? await this.tagsOf(source.id) : []));
     const now = new Date();
     const prompt: PromptRecord = {
       id: randomUUID(),
       name,
-      description: optionalText(command.description, "description", LIMITS.descriptionLength) ?? null,
-      category: optionalText(command.category, "category", LIMITS.categoryLength) ?? null,
+      description: optionalText(command.description, "description", LIMITS.descriptionLength) ?? source?.description ?? null,
+      category: optionalText(command.category, "category", LIMITS.categoryLength) ?? source?.category ?? null,
       type,
       latestVersionNumber: 1,
       createdAt: now,
       updatedAt: now,
       archivedAt: null,
     };
-    const version = this.newVersion(1, content, config, command, now);
+    const version = this.newVersion(1, content, config, { ...command, author: command.author ?? actor }, now);
     if (await this.repo.findByName(name)) throw this.nameTaken(name);
+    const includes = await this.resolveIncludes(content, name);
+    const relationships = source ? [{ targetId: source.id, type: "DERIVED_FROM", note: null, createdBy: actor }] : [];
     try {
-      await this.repo.create(prompt, version, tags);
+      await this.repo.create(prompt, version, tags, { includes, relationships });
     } catch (error) {
       // Another writer took the name between the check and the insert.
       if (isUniqueViolation(error)) throw this.nameTaken(name);
       throw error;
     }
-    this.publish("CREATED", prompt, 1, now);
+    this.publish("CREATED", prompt, 1, now, { actor });
     return { prompt, version: this.versionRecord(prompt, version, content, config) };
   }
 
-  async update(ref: PromptRef, command: UpdatePromptCommand): Promise<UpdateResult> {
+  private async tagsOf(promptId: string): Promise<string[]> {
+    return (await this.repo.tagsByPromptIds([promptId])).get(promptId) ?? [];
+  }
+
+  /**
+   * The include edges of new content: every `{{> name}}` must name an existing prompt (and an
+   * existing version when pinned to one). Cycles are checked where the edges are written.
+   */
+  private async resolveIncludes(content: PromptContent, selfName: string): Promise<IncludeEdge[]> {
+    const refs = parseIncludes(content);
+    if (refs.length === 0) return [];
+    const self = refs.find((ref) => ref.name === selfName);
+    if (self) throw badInput("content", `include cycle: ${selfName} includes itself`, { cycle: [selfName, selfName] });
+    const targets = new Map((await this.repo.findByNames(refs.map((r) => r.name))).map((p) => [p.name, p]));
+    const edges = new Map<string, IncludeEdge>();
+    for (const ref of refs) {
+      const target = targets.get(ref.name);
+      if (!target) throw badInput("content", `${ref.raw} includes an unknown prompt: ${ref.name}`, { include: ref.name });
+      if (ref.version !== null && ref.version > target.latestVersionNumber) {
+        throw badInput("content", `${ref.raw}: ${ref.name} has no version ${ref.version}`, { include: ref.name });
+      }
+      if (!edges.has(target.id)) edges.set(target.id, { includedId: target.id, selector: selectorOf(ref) });
+    }
+    return [...edges.values()];
+  }
+
+  async update(ref: PromptRef, command: UpdatePromptCommand, options: UpdateOptions = {}): Promise<UpdateResult> {
+    const actor = options.actor ?? null;
     const prompt = await this.get(ref);
     if (prompt.archivedAt) {
       throw new AppError("FAILED_PRECONDITION", `prompt ${prompt.name} is archived; restore it before changing it`, {
@@ -160,19 +211,37 @@ export class PromptService {
 
     const now = new Date();
     const newHash = contentHash(content, config);
-    const version = newHash === latest.contentHash ? null : this.newVersion(prompt.latestVersionNumber + 1, content, config, command, now);
+    const version =
+      newHash === latest.contentHash
+        ? null
+        : this.newVersion(prompt.latestVersionNumber + 1, content, config, { ...command, author: command.author ?? actor }, now);
+    const includes = version ? await this.resolveIncludes(content, prompt.name) : undefined;
+    const targetVersion = version ? version.number : prompt.latestVersionNumber;
+    const labelMoves: LabelMove[] = (options.moveLabels?.labels ?? []).map((label) => ({
+      label,
+      toVersion: targetVersion,
+      actor,
+      reason: options.moveLabels?.reason ?? null,
+    }));
     const metadataChanged =
       (description !== undefined && description !== prompt.description) ||
       (category !== undefined && category !== prompt.category) ||
       tags !== undefined;
-    if (!version && !metadataChanged) return { prompt, version: null };
+    if (!version && !metadataChanged && labelMoves.length === 0) return { prompt, version: null };
 
-    const applied = await this.repo.update(
-      prompt.id,
-      prompt.latestVersionNumber,
-      { description, category, tags, updatedAt: now },
-      version,
-    );
+    let applied;
+    try {
+      applied = await this.repo.update(
+        prompt.id,
+        prompt.latestVersionNumber,
+        { description, category, tags, updatedAt: now },
+        version,
+        { includes, labelMoves },
+      );
+    } catch (error) {
+      if (error instanceof IncludeCycleError) throw badInput("content", error.message, { cycle: error.path });
+      throw error;
+    }
     // Lost the compare-and-set: another writer created a version after we read the prompt.
     if (!applied) throw this.conflict(prompt, prompt.latestVersionNumber);
 
@@ -183,8 +252,11 @@ export class PromptService {
       latestVersionNumber: version ? version.number : prompt.latestVersionNumber,
       updatedAt: now,
     };
-    if (version) this.publish("VERSION_CREATED", updated, version.number, now);
-    else this.publish("UPDATED", updated, updated.latestVersionNumber, now);
+    if (version) this.publish("VERSION_CREATED", updated, version.number, now, { actor });
+    else if (metadataChanged) this.publish("UPDATED", updated, updated.latestVersionNumber, now, { actor });
+    for (const moved of applied.labelEvents) {
+      this.publish("LABEL_MOVED", updated, moved.toVersion, now, { label: moved.label, fromVersion: moved.fromVersion, actor });
+    }
     return { prompt: updated, version: version && this.versionRecord(updated, version, content, config) };
   }
 
@@ -208,6 +280,14 @@ export class PromptService {
   /** Deletes the prompt and all its versions for good. */
   async delete(ref: PromptRef): Promise<PromptRecord> {
     const prompt = await this.get(ref);
+    const dependents = (await this.repo.includedBy([prompt.id])).get(prompt.id) ?? [];
+    if (dependents.length > 0) {
+      const names = (await this.repo.findByIds(dependents)).map((p) => p.name).sort();
+      throw new AppError("FAILED_PRECONDITION", `prompt ${prompt.name} is included by ${names.join(", ")}; remove those includes first`, {
+        field: "prompt",
+        dependents: names,
+      });
+    }
     if (!(await this.repo.delete(prompt.id))) throw notFound("prompt", "prompt", prompt.id);
     this.publish("DELETED", prompt, prompt.latestVersionNumber, new Date());
     return prompt;
@@ -293,13 +373,22 @@ export class PromptService {
     );
   }
 
-  private publish(type: PromptEventType, prompt: PromptRecord, versionNumber: number | null, at: Date) {
+  private publish(
+    type: PromptEventType,
+    prompt: PromptRecord,
+    versionNumber: number | null,
+    at: Date,
+    extra: { label?: string; fromVersion?: number | null; actor?: string | null } = {},
+  ) {
     this.events.publish("prompt.events", {
       type,
       promptId: prompt.id,
       promptName: prompt.name,
       versionNumber,
       occurredAt: at.toISOString(),
+      label: extra.label ?? null,
+      fromVersion: extra.fromVersion ?? null,
+      actor: extra.actor ?? null,
     });
   }
 }

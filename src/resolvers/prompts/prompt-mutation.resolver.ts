@@ -1,4 +1,5 @@
-import { Arg, Mutation, Resolver } from "type-graphql";
+import { Arg, Ctx, Mutation, Resolver } from "type-graphql";
+import type { AppContext } from "../../context.js";
 import type { PromptService } from "../../domain/prompts/prompt.service.js";
 import { CreatePromptInput, PromptRef, UpdatePromptInput } from "./prompt.inputs.js";
 import { DeletePromptPayload, Prompt, UpdatePromptPayload } from "./prompt.types.js";
@@ -8,9 +9,12 @@ export class PromptMutationResolver {
   constructor(private readonly prompts: PromptService) {}
 
   @Mutation(() => Prompt, { description: "Creates a prompt with its version 1." })
-  async createPrompt(@Arg("input", () => CreatePromptInput, { description: "The prompt and its first version." }) input: CreatePromptInput) {
+  async createPrompt(
+    @Arg("input", () => CreatePromptInput, { description: "The prompt and its first version." }) input: CreatePromptInput,
+    @Ctx() ctx: AppContext,
+  ) {
     const { content, ...rest } = input;
-    const { prompt } = await this.prompts.create({ ...rest, text: content });
+    const { prompt } = await this.prompts.create({ ...rest, text: content }, ctx.actor);
     return prompt;
   }
 
@@ -20,9 +24,10 @@ export class PromptMutationResolver {
   async updatePrompt(
     @Arg("prompt", () => PromptRef, { description: "The prompt, by id or name." }) prompt: PromptRef,
     @Arg("input", () => UpdatePromptInput, { description: "What to change." }) input: UpdatePromptInput,
+    @Ctx() ctx: AppContext,
   ) {
     const { content, ...rest } = input;
-    const result = await this.prompts.update(prompt, { ...rest, text: content });
+    const result = await this.prompts.update(prompt, { ...rest, text: content }, { actor: ctx.actor });
     return { prompt: result.prompt, version: result.version, versionCreated: result.version !== null };
   }
 

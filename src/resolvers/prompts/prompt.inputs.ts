@@ -28,6 +28,12 @@ export class ChatMessageInput {
 
 @InputType({ description: "A new prompt and its version 1." })
 export class CreatePromptInput {
+  @Field(() => PromptRef, {
+    nullable: true,
+    description: "Start from this prompt's latest content, config, tags and metadata (fields given here override); recorded as DERIVED_FROM.",
+  })
+  copyFrom?: PromptRef | null;
+
   @Field({ description: "Unique name: folder segments separated by `/`, each of letters, digits, `.`, `_`, `-` (at most 200 characters)." })
   name!: string;
 

@@ -64,6 +64,7 @@ export const PromptEventTypeValues: { [K in PromptEventType]: K } = {
   CREATED: "CREATED",
   UPDATED: "UPDATED",
   VERSION_CREATED: "VERSION_CREATED",
+  LABEL_MOVED: "LABEL_MOVED",
   ARCHIVED: "ARCHIVED",
   RESTORED: "RESTORED",
   DELETED: "DELETED",
@@ -75,6 +76,7 @@ registerEnumType(PromptEventTypeValues, {
     CREATED: { description: "The prompt was created with version 1." },
     UPDATED: { description: "Metadata (description, category, tags) changed; no new version." },
     VERSION_CREATED: { description: "A new version was created." },
+    LABEL_MOVED: { description: "A label was set, moved to another version, or removed." },
     ARCHIVED: { description: "The prompt was archived." },
     RESTORED: { description: "The prompt was restored from the archive." },
     DELETED: { description: "The prompt and its versions were deleted." },
@@ -190,4 +192,13 @@ export class PromptEvent {
 
   @Field(() => GraphQLDateTimeISO, { description: "When it happened." })
   occurredAt!: Date;
+
+  @Field(() => String, { nullable: true, description: "LABEL_MOVED: the label (versionNumber is where it went, null when removed)." })
+  label!: string | null;
+
+  @Field(() => Int, { nullable: true, description: "LABEL_MOVED: the version the label left; null when newly set." })
+  fromVersion!: number | null;
+
+  @Field(() => String, { nullable: true, description: "Who made the change, when known." })
+  actor!: string | null;
 }

@@ -1,0 +1,127 @@
+import { randomUUID } from "node:crypto";
+import { Prisma } from "../../generated/prisma/client.js";
+import type { Db } from "../../db/client.js";
+
+/** The transaction client Prisma hands to interactive transactions. */
+export type Tx = Prisma.TransactionClient;
+
+export interface LabelRecord {
+  promptId: string;
+  name: string;
+  versionNumber: number;
+  updatedAt: Date;
+  updatedBy: string | null;
+}
+
+export interface LabelEventRecord {
+  id: string;
+  promptId: string;
+  label: string;
+  fromVersion: number | null;
+  toVersion: number | null;
+  actor: string | null;
+  reason: string | null;
+  createdAt: Date;
+}
+
+export interface LabelMove {
+  label: string;
+  /** Target version; null removes the label. */
+  toVersion: number | null;
+  actor: string | null;
+  reason: string | null;
+}
+
+/**
+ * Applies label moves inside the caller's transaction and records each real move in the
+ * history. Returns the moves that changed something (a label already on its target is skipped).
+ */
+export async function applyLabelMoves(tx: Tx, promptId: string, moves: LabelMove[], now: Date): Promise<LabelEventRecord[]> {
+  const events: LabelEventRecord[] = [];
+  for (const move of moves) {
+    const current = await tx.promptLabel.findUnique({ where: { promptId_name: { promptId, name: move.label } } });
+    const fromVersion = current?.versionNumber ?? null;
+    if (fromVersion === move.toVersion) continue;
+    if (move.toVersion === null) {
+      await tx.promptLabel.delete({ where: { promptId_name: { promptId, name: move.label } } });
+    } else {
+      await tx.promptLabel.upsert({
+        where: { promptId_name: { promptId, name: move.label } },
+        create: { promptId, name: move.label, versionNumber: move.toVersion, updatedAt: now, updatedBy: move.actor },
+        update: { versionNumber: move.toVersion, updatedAt: now, updatedBy: move.actor },
+      });
+    }
+    const event: LabelEventRecord = {
+      id: randomUUID(),
+      promptId,
+      label: move.label,
+      fromVersion,
+      toVersion: move.toVersion,
+      actor: move.actor,
+      reason: move.reason,
+      createdAt: now,
+    };
+    await tx.promptLabelEvent.create({ data: event });
+    events.push(event);
+  }
+  return events;
+}
+
+export class LabelRepository {
+  constructor(private readonly db: Db) {}
+
+  find(promptId: string, name: string): Promise<LabelRecord | null> {
+    return this.db.promptLabel.findUnique({ where: { promptId_name: { promptId, name } } });
+  }
+
+  /** Moves labels in one transaction. */
+  move(promptId: string, moves: LabelMove[]): Promise<LabelEventRecord[]> {
+    return this.db.$transaction((tx) => applyLabelMoves(tx, promptId, moves, new Date()));
+  }
+
+  historyCount(promptId: string): Promise<number> {
+    return this.db.promptLabelEvent.count({ where: { promptId } });
+  }
+
+  /** Labels of many prompts in one statement, sorted by name. */
+  async labelsByPromptIds(ids: readonly string[]): Promise<Map<string, LabelRecord[]>> {
+    const rows = await this.db.promptLabel.findMany({
+      where: { promptId: { in: [...ids] } },
+      orderBy: [{ promptId: "asc" }, { name: "asc" }],
+    });
+    const byPrompt = new Map<string, LabelRecord[]>(ids.map((id) => [id, []]));
+    for (const row of rows) byPrompt.get(row.promptId)?.push(row);
+    return byPrompt;
+  }
+
+  /**
+   * One page of label history (newest first) for each of many prompts, in one statement.
+   * Ordered by rowid, which grows with every insert: exact even for moves in the same millisecond.
+   */
+  async historyPages(
+    promptIds: readonly string[],
+    limit: number,
+    beforeSeq: number | undefined,
+  ): Promise<Map<string, (LabelEventRecord & { seq: number })[]>> {
+    const pages = new Map<string, (LabelEventRecord & { seq: number })[]>(promptIds.map((id) => [id, []]));
+    if (promptIds.length === 0) return pages;
+    const before = beforeSeq ?? Number.MAX_SAFE_INTEGER;
+    const rows = await this.db.$queryRaw<(Omit<LabelEventRecord, "createdAt"> & { createdAt: Date | string; seq: bigint | number })[]>`
+      SELECT id, promptId, label, fromVersion, toVersion, actor, reason, createdAt, seq FROM (
+        SELECT e.*, e.rowid AS seq, ROW_NUMBER() OVER (PARTITION BY e.promptId ORDER BY e.rowid DESC) AS rn
+        FROM PromptLabelEvent e
+        WHERE e.promptId IN (${Prisma.join([...promptIds])}) AND e.rowid < ${before}
+      ) WHERE rn <= ${limit}
+      ORDER BY promptId, seq DESC`;
+    for (const row of rows) {
+      pages.get(row.promptId)?.push({
+        ...row,
+        fromVersion: row.fromVersion === null ? null : Number(row.fromVersion),
+        toVersion: row.toVersion === null ? null : Number(row.toVersion),
+        createdAt: new Date(row.createdAt),
+        seq: Number(row.seq),
+      });
+    }
+    return pages;
+  }
+}

@@ -1,0 +1,110 @@
+import { badInput } from "../../errors.js";
+import type { LabelService } from "./label.service.js";
+import { LATEST } from "./label.service.js";
+import type { ChatMessage } from "./prompt.logic.js";
+import type { PromptRecord, PromptRepository, PromptVersionRecord } from "./prompt.repository.js";
+import type { PromptService } from "./prompt.service.js";
+import { parseIncludes, renderText, stringifyVariables, type IncludeRef } from "./template.logic.js";
+
+/** How deep includes may nest: deep enough for real composition, shallow enough to stop abuse. */
+export const MAX_INCLUDE_DEPTH = 10;
+
+export interface RenderRequest {
+  name: string;
+  label?: string | null;
+  version?: number | null;
+  variables?: Record<string, unknown> | null;
+}
+
+export interface RenderResult {
+  prompt: PromptRecord;
+  version: PromptVersionRecord;
+  /** The label that selected the version (null when a version number was asked for). */
+  label: string | null;
+  text: string | null;
+  messages: ChatMessage[] | null;
+  variablesUsed: string[];
+  warnings: string[];
+  /** Every prompt version pulled in by includes, in order of first use. */
+  included: { prompt: PromptRecord; version: PromptVersionRecord }[];
+}
+
+interface Accumulator {
+  used: Set<string>;
+  missing: Set<string>;
+  included: Map<string, { prompt: PromptRecord; version: PromptVersionRecord }>;
+}
+
+export class RenderService {
+  constructor(
+    private readonly prompts: PromptService,
+    private readonly repo: PromptRepository,
+    private readonly labels: LabelService,
+  ) {}
+
+  async render(request: RenderRequest): Promise<RenderResult> {
+    if (request.label != null && request.version != null) throw badInput("version", "give a label or a version, not both");
+    const prompt = await this.prompts.get({ name: request.name }, "name");
+    const label = request.version != null ? null : (request.label ?? LATEST);
+    const number = label !== null ? await this.labels.resolve(prompt, label) : request.version!;
+    const version = await this.prompts.version({ id: prompt.id }, number);
+    const variables = stringifyVariables(request.variables ?? {});
+    const acc: Accumulator = { used: new Set(), missing: new Set(), included: new Map() };
+
+    let text: string | null = null;
+    let messages: ChatMessage[] | null = null;
+    if (version.content.type === "TEXT") {
+      text = await this.renderOne(version.content.text, variables, acc, [prompt.name]);
+    } else {
+      messages = [];
+      for (const message of version.content.messages) {
+        messages.push({ role: message.role, content: await this.renderOne(message.content, variables, acc, [prompt.name]) });
+      }
+    }
+    if (acc.missing.size > 0) {
+      const missing = [...acc.missing];
+      throw badInput("variables", `missing variable${missing.length > 1 ? "s" : ""}: ${missing.join(", ")}`, { missing });
+    }
+    const unused = Object.keys(variables).filter((name) => !acc.used.has(name));
+    return {
+      prompt,
+      version,
+      label,
+      text,
+      messages,
+      variablesUsed: [...acc.used],
+      warnings: unused.map((name) => `variable "${name}" is not used by this prompt`),
+      included: [...acc.included.values()],
+    };
+  }
+
+  /** Renders one template, rendering its includes first (depth-first, each once per stack). */
+  private async renderOne(template: string, variables: Record<string, string>, acc: Accumulator, stack: string[]): Promise<string> {
+    const refs = parseIncludes({ type: "TEXT", text: template });
+    const included = new Map<string, string>();
+    for (const ref of refs) included.set(ref.raw, await this.renderInclude(ref, variables, acc, stack));
+    const outcome = renderText(template, variables, included);
+    outcome.used.forEach((name) => acc.used.add(name));
+    outcome.missing.forEach((name) => acc.missing.add(name));
+    return outcome.text;
+  }
+
+  private async renderInclude(ref: IncludeRef, variables: Record<string, string>, acc: Accumulator, stack: string[]): Promise<string> {
+    if (stack.includes(ref.name)) {
+      throw badInput("name", `include cycle: ${[...stack, ref.name].join(" -> ")}`, { cycle: [...stack, ref.name] });
+    }
+    if (stack.length > MAX_INCLUDE_DEPTH) throw badInput("name", `includes nest deeper than ${MAX_INCLUDE_DEPTH} levels at ${ref.raw}`);
+    const target = await this.repo.findByName(ref.name);
+    if (!target) throw badInput("name", `${ref.raw} includes a prompt that no longer exists: ${ref.name}`, { include: ref.name });
+    const number = ref.version ?? (await this.labels.resolve(target, ref.label ?? LATEST).catch(() => {
+      throw badInput("name", `${ref.raw}: ${ref.name} has no label ${ref.label}`, { include: ref.name });
+    }));
+    const version = await this.prompts.version({ id: target.id }, number);
+    if (version.content.type !== "TEXT") {
+      throw badInput("name", `${ref.raw}: only TEXT prompts can be included, ${ref.name} is ${version.content.type}`, { include: ref.name });
+    }
+    const key = `${target.id}:${number}`;
+    if (!acc.included.has(key)) acc.included.set(key, { prompt: target, version });
+    return this.renderOne(version.content.text, variables, acc, [...stack, ref.name]);
+  }
+}
