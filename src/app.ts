@@ -15,6 +15,8 @@ import { LabelRepository } from "./domain/prompts/label.repository.js";
 import { LabelService } from "./domain/prompts/label.service.js";
 import { PromptRepository } from "./domain/prompts/prompt.repository.js";
 import { RenderService } from "./domain/prompts/render.service.js";
+import { RelationshipRepository } from "./domain/relationships/relationship.repository.js";
+import { RelationshipService } from "./domain/relationships/relationship.service.js";
 import { PromptService } from "./domain/prompts/prompt.service.js";
 import { formatError, isUnexpected } from "./errors.js";
 import { createGraphQLHandler } from "./http/graphql-handler.js";
@@ -25,6 +27,7 @@ import { ResolverContainer } from "./resolvers/container.js";
 import { PromptLabelResolver, PromptVersionLabelResolver } from "./resolvers/prompts/label.resolver.js";
 import { PromptEventsResolver } from "./resolvers/prompts/prompt-events.resolver.js";
 import { PromptRenderResolver } from "./resolvers/prompts/render.resolver.js";
+import { PromptRelationshipsResolver, RelationshipResolver } from "./resolvers/relationships/relationship.resolver.js";
 import { PromptMutationResolver } from "./resolvers/prompts/prompt-mutation.resolver.js";
 import { PromptVersionResolver } from "./resolvers/prompts/prompt-version.resolver.js";
 import { PromptResolver } from "./resolvers/prompts/prompt.resolver.js";
@@ -74,6 +77,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const prompts = new PromptService(promptRepository, bus, { maxContentBytes: config.maxContentBytes });
   const labels = new LabelService(labelRepository, prompts, bus);
   const renderer = new RenderService(prompts, promptRepository, labels);
+  const relationshipRepository = new RelationshipRepository(db);
+  const relationships = new RelationshipService(relationshipRepository, prompts);
 
   const container = new ResolverContainer()
     .register(PromptResolver, new PromptResolver(prompts))
@@ -82,9 +87,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     .register(PromptEventsResolver, new PromptEventsResolver(bus, prompts))
     .register(PromptLabelResolver, new PromptLabelResolver(labels))
     .register(PromptVersionLabelResolver, new PromptVersionLabelResolver())
-    .register(PromptRenderResolver, new PromptRenderResolver(renderer));
+    .register(PromptRenderResolver, new PromptRenderResolver(renderer))
+    .register(RelationshipResolver, new RelationshipResolver(relationships))
+    .register(PromptRelationshipsResolver, new PromptRelationshipsResolver());
   const makeContext = (requestId: string, ctxOptions: { cache: boolean; actor?: string | null } = { cache: true }) =>
-    createContext({ promptRepository, labelRepository, container }, requestId, ctxOptions);
+    createContext({ promptRepository, labelRepository, relationshipRepository, container }, requestId, ctxOptions);
 
   const schema = await getSchema();
   const apollo = new ApolloServer<AppContext>({

@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { createPromptLoaders, type PromptLoaders } from "./domain/prompts/prompt.loaders.js";
 import type { LabelRepository } from "./domain/prompts/label.repository.js";
 import type { PromptRepository } from "./domain/prompts/prompt.repository.js";
+import { createRelationshipLoaders, type RelationshipLoaders } from "./domain/relationships/relationship.loaders.js";
+import type { RelationshipRepository } from "./domain/relationships/relationship.repository.js";
 import type { ResolverContainer } from "./resolvers/container.js";
 
 /** Per-request state: created for every HTTP request and for every graphql-ws subscription. */
@@ -12,7 +14,7 @@ export interface AppContext {
    * author). Until access control exists this is the caller's `x-actor` header, unverified.
    */
   actor: string | null;
-  loaders: { prompts: PromptLoaders };
+  loaders: { prompts: PromptLoaders; relationships: RelationshipLoaders };
   /** The app's resolver instances (app lifetime): how the shared schema reaches this app's services. */
   container: ResolverContainer;
 }
@@ -20,6 +22,7 @@ export interface AppContext {
 export interface ContextDeps {
   promptRepository: PromptRepository;
   labelRepository: LabelRepository;
+  relationshipRepository: RelationshipRepository;
   container: ResolverContainer;
 }
 
@@ -47,7 +50,10 @@ export function createContext(
   return {
     requestId,
     actor: options.actor ?? null,
-    loaders: { prompts: createPromptLoaders(deps.promptRepository, deps.labelRepository, options) },
+    loaders: {
+      prompts: createPromptLoaders(deps.promptRepository, deps.labelRepository, options),
+      relationships: createRelationshipLoaders(deps.relationshipRepository, options),
+    },
     container: deps.container,
   };
 }

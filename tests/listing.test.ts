@@ -106,9 +106,10 @@ describe("DataLoader batching", () => {
     const large = await statementsFor(50);
     expect(small.nodes).toHaveLength(5);
     expect(large.nodes).toHaveLength(50);
-    // page + tags + latestVersion + versions: one statement each, whatever the page size.
+    // One statement per relation field (page, tags, latestVersion, versions, labels,
+    // relationships, their prompts, includes, included-by), whatever the page size.
     expect(large.statements).toBe(small.statements);
-    expect(large.statements).toBeLessThanOrEqual(4);
+    expect(large.statements).toBeLessThanOrEqual(10);
     const withVersions = large.nodes.find((n) => n.versionCount === 4)!;
     expect(withVersions.versions.nodes.map((v) => v.number)).toEqual([4, 3, 2]);
     expect(withVersions.latestVersion.number).toBe(4);

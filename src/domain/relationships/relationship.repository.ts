@@ -1,0 +1,44 @@
+import { randomUUID } from "node:crypto";
+import type { Db } from "../../db/client.js";
+
+export interface RelationshipRecord {
+  id: string;
+  sourceId: string;
+  targetId: string;
+  type: string;
+  note: string | null;
+  createdAt: Date;
+  createdBy: string | null;
+}
+
+export class RelationshipRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(data: Omit<RelationshipRecord, "id" | "createdAt">): Promise<RelationshipRecord> {
+    return this.db.promptRelationship.create({ data: { ...data, id: randomUUID(), createdAt: new Date() } });
+  }
+
+  findById(id: string): Promise<RelationshipRecord | null> {
+    return this.db.promptRelationship.findUnique({ where: { id } });
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const { count } = await this.db.promptRelationship.deleteMany({ where: { id } });
+    return count > 0;
+  }
+
+  /** Every link touching any of the prompts, either way, in one statement. */
+  async touching(ids: readonly string[]): Promise<Map<string, RelationshipRecord[]>> {
+    const list = [...ids];
+    const rows = await this.db.promptRelationship.findMany({
+      where: { OR: [{ sourceId: { in: list } }, { targetId: { in: list } }] },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
+    const byPrompt = new Map<string, RelationshipRecord[]>(list.map((id) => [id, []]));
+    for (const row of rows) {
+      byPrompt.get(row.sourceId)?.push(row);
+      if (row.targetId !== row.sourceId) byPrompt.get(row.targetId)?.push(row);
+    }
+    return byPrompt;
+  }
+}
