@@ -15,10 +15,13 @@ import { LabelRepository } from "./domain/prompts/label.repository.js";
 import { LabelService } from "./domain/prompts/label.service.js";
 import { PromptRepository } from "./domain/prompts/prompt.repository.js";
 import { RenderService } from "./domain/prompts/render.service.js";
+import { ExportService } from "./domain/prompts/export.service.js";
+import { ImportService } from "./domain/prompts/import.service.js";
 import { RelationshipRepository } from "./domain/relationships/relationship.repository.js";
 import { RelationshipService } from "./domain/relationships/relationship.service.js";
 import { PromptService } from "./domain/prompts/prompt.service.js";
 import { formatError, isUnexpected } from "./errors.js";
+import { createExportHandler } from "./http/export-handler.js";
 import { createGraphQLHandler } from "./http/graphql-handler.js";
 import { createHttpServer, type Readiness } from "./http/server.js";
 import { StaticBundle } from "./http/static-files.js";
@@ -27,6 +30,7 @@ import { ResolverContainer } from "./resolvers/container.js";
 import { PromptLabelResolver, PromptVersionLabelResolver } from "./resolvers/prompts/label.resolver.js";
 import { PromptEventsResolver } from "./resolvers/prompts/prompt-events.resolver.js";
 import { PromptRenderResolver } from "./resolvers/prompts/render.resolver.js";
+import { ImportResolver } from "./resolvers/prompts/import.resolver.js";
 import { PromptRelationshipsResolver, RelationshipResolver } from "./resolvers/relationships/relationship.resolver.js";
 import { PromptMutationResolver } from "./resolvers/prompts/prompt-mutation.resolver.js";
 import { PromptVersionResolver } from "./resolvers/prompts/prompt-version.resolver.js";
@@ -79,6 +83,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const renderer = new RenderService(prompts, promptRepository, labels);
   const relationshipRepository = new RelationshipRepository(db);
   const relationships = new RelationshipService(relationshipRepository, prompts);
+  const exporter = new ExportService(prompts, promptRepository, labelRepository);
+  const importer = new ImportService(prompts, promptRepository, bus, { maxContentBytes: config.maxContentBytes });
 
   const container = new ResolverContainer()
     .register(PromptResolver, new PromptResolver(prompts))
@@ -89,7 +95,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     .register(PromptVersionLabelResolver, new PromptVersionLabelResolver())
     .register(PromptRenderResolver, new PromptRenderResolver(renderer))
     .register(RelationshipResolver, new RelationshipResolver(relationships))
-    .register(PromptRelationshipsResolver, new PromptRelationshipsResolver());
+    .register(PromptRelationshipsResolver, new PromptRelationshipsResolver())
+    .register(ImportResolver, new ImportResolver(importer));
   const makeContext = (requestId: string, ctxOptions: { cache: boolean; actor?: string | null } = { cache: true }) =>
     createContext({ promptRepository, labelRepository, relationshipRepository, container }, requestId, ctxOptions);
 
@@ -153,6 +160,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         context: (id, req) => makeContext(id, { cache: true, actor: actorFrom(req.headers["x-actor"]) }),
         available: () => migrations.ready,
       }),
+      handlers: { "/export": createExportHandler(exporter, logger, () => migrations.ready) },
       graphiql: new StaticBundle(options.graphiqlDir ?? new URL("dist/graphiql", ROOT).pathname, "/graphiql"),
       health: () => ({ status: "ok", version: VERSION, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }),
       readiness,

@@ -18,6 +18,8 @@ export interface Readiness {
 export interface HttpRoutes {
   graphqlPath: string;
   graphql: (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => Promise<void>;
+  /** Other handlers by exact path (e.g. /export). */
+  handlers: Record<string, (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => Promise<void>>;
   graphiql: StaticBundle;
   health: () => HealthInfo;
   readiness: () => Promise<Readiness>;
@@ -42,6 +44,8 @@ export function createHttpServer(routes: HttpRoutes, logger: Logger) {
       const url = new URL(req.url ?? "/", "http://localhost");
       const path = url.pathname;
       if (path === routes.graphqlPath) return await routes.graphql(req, res, url, requestId);
+      const handler = Object.hasOwn(routes.handlers, path) ? routes.handlers[path] : undefined;
+      if (handler) return await handler(req, res, url, requestId);
       if (path === "/health") return json(res, 200, routes.health());
       if (path === "/ready") {
         const readiness = await routes.readiness();

@@ -5,6 +5,7 @@ import type { AppContext } from "../context.js";
 import { PromptLabelResolver, PromptVersionLabelResolver } from "./prompts/label.resolver.js";
 import { PromptEventsResolver } from "./prompts/prompt-events.resolver.js";
 import { PromptRenderResolver } from "./prompts/render.resolver.js";
+import { ImportResolver } from "./prompts/import.resolver.js";
 import { PromptRelationshipsResolver, RelationshipResolver } from "./relationships/relationship.resolver.js";
 import { PromptMutationResolver } from "./prompts/prompt-mutation.resolver.js";
 import { PromptVersionResolver } from "./prompts/prompt-version.resolver.js";
@@ -20,6 +21,7 @@ export const RESOLVERS = [
   PromptRenderResolver,
   RelationshipResolver,
   PromptRelationshipsResolver,
+  ImportResolver,
 ] as const;
 
 let schema: Promise<GraphQLSchema> | undefined;

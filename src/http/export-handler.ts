@@ -1,0 +1,62 @@
+import { once } from "node:events";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ExportService } from "../domain/prompts/export.service.js";
+import { AppError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { sendJsonError } from "./graphql-handler.js";
+
+const ARCHIVED = new Set(["ACTIVE", "ARCHIVED", "ALL"]);
+
+/**
+ * GET /export?folder=&tag=&category=&archived=: the export document, streamed batch by batch
+ * with back-pressure, so memory stays flat however many prompts there are.
+ */
+export function createExportHandler(exporter: ExportService, logger: Logger, available: () => boolean) {
+  return async (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD" }).end();
+      return;
+    }
+    if (!available()) return sendJsonError(res, 503, "SERVICE_UNAVAILABLE", "the database is not migrated yet; see /ready");
+    const params = url.searchParams;
+    const archived = params.get("archived")?.toUpperCase() ?? "ACTIVE";
+    if (!ARCHIVED.has(archived)) {
+      return sendJsonError(res, 400, "BAD_USER_INPUT", "archived must be ACTIVE, ARCHIVED or ALL", { "x-request-id": requestId });
+    }
+    const tags = params.getAll("tag").flatMap((t) => t.split(",")).filter((t) => t.length > 0);
+    const chunks = exporter.stream({
+      folder: params.get("folder") ?? undefined,
+      category: params.get("category") ?? undefined,
+      tags: tags.length > 0 ? tags : undefined,
+      archived: archived as "ACTIVE" | "ARCHIVED" | "ALL",
+    });
+    let started = false;
+    try {
+      for await (const chunk of chunks) {
+        if (!started) {
+          res.writeHead(200, {
+            "content-type": "application/json; charset=utf-8",
+            "content-disposition": 'attachment; filename="prompt-store-export.json"',
+            "cache-control": "no-store",
+            "x-request-id": requestId,
+          });
+          started = true;
+          if (req.method === "HEAD") break;
+        }
+        if (res.destroyed) break;
+        if (!res.write(chunk)) await once(res, "drain");
+      }
+      res.end();
+    } catch (error) {
+      if (!started && error instanceof AppError) {
+        return sendJsonError(res, 400, error.code, error.message, { "x-request-id": requestId });
+      }
+      logger.error({ err: error, requestId }, "export failed");
+      if (!started) sendJsonError(res, 500, "INTERNAL_SERVER_ERROR", "Internal server error", { "x-request-id": requestId });
+      // Mid-stream: cut the connection so the client sees an incomplete document, never a wrong one.
+      else res.destroy();
+    } finally {
+      await chunks.return(undefined);
+    }
+  };
+}
