@@ -15,6 +15,7 @@ import { LabelRepository } from "./domain/prompts/label.repository.js";
 import { LabelService } from "./domain/prompts/label.service.js";
 import { PromptRepository } from "./domain/prompts/prompt.repository.js";
 import { RenderService } from "./domain/prompts/render.service.js";
+import { DiffService } from "./domain/prompts/diff.service.js";
 import { ExportService } from "./domain/prompts/export.service.js";
 import { ImportService } from "./domain/prompts/import.service.js";
 import { RelationshipRepository } from "./domain/relationships/relationship.repository.js";
@@ -31,6 +32,7 @@ import { PromptLabelResolver, PromptVersionLabelResolver } from "./resolvers/pro
 import { PromptEventsResolver } from "./resolvers/prompts/prompt-events.resolver.js";
 import { PromptRenderResolver } from "./resolvers/prompts/render.resolver.js";
 import { ImportResolver } from "./resolvers/prompts/import.resolver.js";
+import { DiffResolver } from "./resolvers/prompts/diff.resolver.js";
 import { PromptRelationshipsResolver, RelationshipResolver } from "./resolvers/relationships/relationship.resolver.js";
 import { PromptMutationResolver } from "./resolvers/prompts/prompt-mutation.resolver.js";
 import { PromptVersionResolver } from "./resolvers/prompts/prompt-version.resolver.js";
@@ -83,6 +85,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const renderer = new RenderService(prompts, promptRepository, labels);
   const relationshipRepository = new RelationshipRepository(db);
   const relationships = new RelationshipService(relationshipRepository, prompts);
+  const diffs = new DiffService(prompts);
   const exporter = new ExportService(prompts, promptRepository, labelRepository);
   const importer = new ImportService(prompts, promptRepository, bus, { maxContentBytes: config.maxContentBytes });
 
@@ -96,7 +99,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     .register(PromptRenderResolver, new PromptRenderResolver(renderer))
     .register(RelationshipResolver, new RelationshipResolver(relationships))
     .register(PromptRelationshipsResolver, new PromptRelationshipsResolver())
-    .register(ImportResolver, new ImportResolver(importer));
+    .register(ImportResolver, new ImportResolver(importer))
+    .register(DiffResolver, new DiffResolver(diffs));
   const makeContext = (requestId: string, ctxOptions: { cache: boolean; actor?: string | null } = { cache: true }) =>
     createContext({ promptRepository, labelRepository, relationshipRepository, container }, requestId, ctxOptions);
 

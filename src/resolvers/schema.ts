@@ -6,6 +6,7 @@ import { PromptLabelResolver, PromptVersionLabelResolver } from "./prompts/label
 import { PromptEventsResolver } from "./prompts/prompt-events.resolver.js";
 import { PromptRenderResolver } from "./prompts/render.resolver.js";
 import { ImportResolver } from "./prompts/import.resolver.js";
+import { DiffResolver } from "./prompts/diff.resolver.js";
 import { PromptRelationshipsResolver, RelationshipResolver } from "./relationships/relationship.resolver.js";
 import { PromptMutationResolver } from "./prompts/prompt-mutation.resolver.js";
 import { PromptVersionResolver } from "./prompts/prompt-version.resolver.js";
@@ -22,6 +23,7 @@ export const RESOLVERS = [
   RelationshipResolver,
   PromptRelationshipsResolver,
   ImportResolver,
+  DiffResolver,
 ] as const;
 
 let schema: Promise<GraphQLSchema> | undefined;
