@@ -24,3 +24,31 @@ describe("SQLite settings", () => {
     ).rejects.toThrow(/FOREIGN KEY/i);
   });
 });
+
+describe("transaction isolation on the shared connection", () => {
+  it("makes other statements wait for an open transaction instead of running inside it", async () => {
+    const db = t.app.db;
+    let releaseTx!: () => void;
+    const held = new Promise<void>((resolve) => (releaseTx = resolve));
+    const tx = db
+      .$transaction(async (inner) => {
+        await inner.$executeRawUnsafe("INSERT INTO PromptTag (promptId, tag) SELECT id, 'uncommitted' FROM Prompt LIMIT 1");
+        await held;
+        throw new Error("roll back");
+      })
+      .catch((error: Error) => error.message);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Issued while the transaction is open: they must wait, neither see its row nor be rolled back with it.
+    let readDone = false;
+    const read = db.promptTag.count({ where: { tag: "uncommitted" } }).then((n) => ((readDone = true), n));
+    const write = t.ok(CreatePromptDocument, { input: { name: "iso/outside", content: "x" } });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(readDone).toBe(false);
+    releaseTx();
+    expect(await tx).toBe("roll back");
+    expect(await read).toBe(0);
+    const { createPrompt } = await write;
+    expect(await db.prompt.count({ where: { id: createPrompt.id } })).toBe(1);
+    expect(await db.promptTag.count({ where: { tag: "uncommitted" } })).toBe(0);
+  });
+});

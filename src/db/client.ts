@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient } from "../generated/prisma/client.js";
+import { isolateTransactions } from "./isolation.js";
 
 export type Db = PrismaClient<"query">;
 
@@ -27,7 +28,7 @@ export class StatementCounter {
 export async function openDb(options: DbOptions, counter = new StatementCounter()): Promise<Db> {
   mkdirSync(dirname(options.file), { recursive: true });
   // `timeout` is better-sqlite3's busy timeout, so it also holds on a reconnect.
-  const adapter = new PrismaBetterSQLite3({ url: `file:${options.file}`, timeout: options.busyTimeoutMs });
+  const adapter = isolateTransactions(new PrismaBetterSQLite3({ url: `file:${options.file}`, timeout: options.busyTimeoutMs }));
   const db = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
   db.$on("query", (event) => counter.record(event.query));
   await applyPragmas(db, options);

@@ -1,0 +1,95 @@
+import type { SqlDriverAdapter, SqlDriverAdapterFactory, Transaction } from "@prisma/driver-adapter-utils";
+
+/** A FIFO async mutex: acquire() resolves to the release function. */
+export class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+
+  acquire(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((resolve) => (release = resolve));
+    const ready = this.tail.then(() => once(release));
+    this.tail = this.tail.then(() => next);
+    return ready;
+  }
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) {
+      done = true;
+      fn();
+    }
+  };
+}
+
+/**
+ * The better-sqlite3 adapter shares ONE connection between transactions and everything else,
+ * and only serializes transactions among themselves: a query from another request issued while
+ * an interactive transaction is open runs inside it (it sees uncommitted rows, and is rolled
+ * back with it). This wrapper makes every statement outside a transaction wait until no
+ * transaction is open, and holds transactions to one at a time, so each one is isolated.
+ */
+export function isolateTransactions(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    async connect(): Promise<SqlDriverAdapter> {
+      const inner = await factory.connect();
+      const gate = new Mutex();
+      const exclusive =
+        <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+        async (...args: A): Promise<R> => {
+          const release = await gate.acquire();
+          try {
+            return await fn(...args);
+          } finally {
+            release();
+          }
+        };
+      const adapter: SqlDriverAdapter = {
+        provider: inner.provider,
+        adapterName: inner.adapterName,
+        queryRaw: exclusive((query) => inner.queryRaw(query)),
+        executeRaw: exclusive((query) => inner.executeRaw(query)),
+        executeScript: exclusive((script) => inner.executeScript(script)),
+        dispose: () => inner.dispose(),
+        async startTransaction(isolationLevel) {
+          const release = await gate.acquire();
+          try {
+            return holdUntilEnd(await inner.startTransaction(isolationLevel), release);
+          } catch (error) {
+            release();
+            throw error;
+          }
+        },
+      };
+      if (inner.getConnectionInfo) adapter.getConnectionInfo = () => inner.getConnectionInfo!();
+      return adapter;
+    },
+  };
+}
+
+function holdUntilEnd(tx: Transaction, release: () => void): Transaction {
+  return {
+    provider: tx.provider,
+    adapterName: tx.adapterName,
+    options: tx.options,
+    queryRaw: (query) => tx.queryRaw(query),
+    executeRaw: (query) => tx.executeRaw(query),
+    async commit() {
+      try {
+        await tx.commit();
+      } finally {
+        release();
+      }
+    },
+    async rollback() {
+      try {
+        await tx.rollback();
+      } finally {
+        release();
+      }
+    },
+  };
+}
