@@ -28,7 +28,8 @@ export class StatementCounter {
 export async function openDb(options: DbOptions, counter = new StatementCounter()): Promise<Db> {
   mkdirSync(dirname(options.file), { recursive: true });
   // `timeout` is better-sqlite3's busy timeout, so it also holds on a reconnect.
-  const adapter = isolateTransactions(new PrismaBetterSQLite3({ url: `file:${options.file}`, timeout: options.busyTimeoutMs }));
+  const connection = () => new PrismaBetterSQLite3({ url: `file:${options.file}`, timeout: options.busyTimeoutMs });
+  const adapter = isolateTransactions(connection(), connection());
   const db = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
   db.$on("query", (event) => counter.record(event.query));
   await applyPragmas(db, options);

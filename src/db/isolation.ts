@@ -23,19 +23,26 @@ function once(fn: () => void): () => void {
   };
 }
 
+const READ = /^\s*(SELECT|WITH)\b/i;
+const PRAGMA = /^\s*PRAGMA\b/i;
+
 /**
  * The better-sqlite3 adapter shares ONE connection between transactions and everything else,
  * and only serializes transactions among themselves: a query from another request issued while
  * an interactive transaction is open runs inside it (it sees uncommitted rows, and is rolled
- * back with it). This wrapper makes every statement outside a transaction wait until no
+ * back with it). This wrapper makes every write outside a transaction wait until no
  * transaction is open, and holds transactions to one at a time, so each one is isolated.
+ * With a `readers` factory, plain reads (SELECT/WITH outside a transaction) go to a second
+ * connection instead: WAL lets it read the last committed state while a write transaction
+ * (a bulk chunk, say) is open, so reads never wait for writes. PRAGMAs go to both.
  */
-export function isolateTransactions(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
+export function isolateTransactions(factory: SqlDriverAdapterFactory, readers?: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
   return {
     provider: factory.provider,
     adapterName: factory.adapterName,
     async connect(): Promise<SqlDriverAdapter> {
       const inner = await factory.connect();
+      const reader = readers ? await readers.connect() : undefined;
       const gate = new Mutex();
       const exclusive =
         <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
@@ -47,13 +54,27 @@ export function isolateTransactions(factory: SqlDriverAdapterFactory): SqlDriver
             release();
           }
         };
+      const onWriter = {
+        queryRaw: exclusive((query: Parameters<SqlDriverAdapter["queryRaw"]>[0]) => inner.queryRaw(query)),
+        executeRaw: exclusive((query: Parameters<SqlDriverAdapter["executeRaw"]>[0]) => inner.executeRaw(query)),
+      };
       const adapter: SqlDriverAdapter = {
         provider: inner.provider,
         adapterName: inner.adapterName,
-        queryRaw: exclusive((query) => inner.queryRaw(query)),
-        executeRaw: exclusive((query) => inner.executeRaw(query)),
+        async queryRaw(query) {
+          if (reader && READ.test(query.sql)) return reader.queryRaw(query);
+          if (reader && PRAGMA.test(query.sql)) await reader.queryRaw(query);
+          return onWriter.queryRaw(query);
+        },
+        async executeRaw(query) {
+          if (reader && PRAGMA.test(query.sql)) await reader.executeRaw(query);
+          return onWriter.executeRaw(query);
+        },
         executeScript: exclusive((script) => inner.executeScript(script)),
-        dispose: () => inner.dispose(),
+        dispose: async () => {
+          await reader?.dispose();
+          await inner.dispose();
+        },
         async startTransaction(isolationLevel) {
           const release = await gate.acquire();
           try {
