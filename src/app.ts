@@ -15,6 +15,10 @@ import { LabelRepository } from "./domain/prompts/label.repository.js";
 import { LabelService } from "./domain/prompts/label.service.js";
 import { PromptRepository } from "./domain/prompts/prompt.repository.js";
 import { RenderService } from "./domain/prompts/render.service.js";
+import { BulkRepository } from "./domain/bulk/bulk.repository.js";
+import { BulkRunner } from "./domain/bulk/bulk.runner.js";
+import { BulkService } from "./domain/bulk/bulk.service.js";
+import { NotificationService } from "./domain/notifications/notification.service.js";
 import { DiffService } from "./domain/prompts/diff.service.js";
 import { ExportService } from "./domain/prompts/export.service.js";
 import { ImportService } from "./domain/prompts/import.service.js";
@@ -33,10 +37,15 @@ import { PromptEventsResolver } from "./resolvers/prompts/prompt-events.resolver
 import { PromptRenderResolver } from "./resolvers/prompts/render.resolver.js";
 import { ImportResolver } from "./resolvers/prompts/import.resolver.js";
 import { DiffResolver } from "./resolvers/prompts/diff.resolver.js";
+import { BulkOperationResolver } from "./resolvers/bulk/bulk.resolver.js";
+import { NotificationResolver } from "./resolvers/notifications/notification.resolver.js";
 import { PromptRelationshipsResolver, RelationshipResolver } from "./resolvers/relationships/relationship.resolver.js";
 import { PromptMutationResolver } from "./resolvers/prompts/prompt-mutation.resolver.js";
 import { PromptVersionResolver } from "./resolvers/prompts/prompt-version.resolver.js";
 import { PromptResolver } from "./resolvers/prompts/prompt.resolver.js";
+import { SearchRepository } from "./domain/search/search.repository.js";
+import { SearchService } from "./domain/search/search.service.js";
+import { SearchResolver } from "./resolvers/search/search.resolver.js";
 import { getSchema } from "./resolvers/schema.js";
 import { EventBus } from "./subscriptions/pubsub.js";
 import { startWsServer } from "./subscriptions/ws-server.js";
@@ -51,7 +60,7 @@ export interface App {
   db: Db;
   /** Every SQL statement Prisma sent (tests assert on it). */
   statements: StatementCounter;
-  services: { prompts: PromptService };
+  services: { prompts: PromptService; bulk: BulkService; runner: BulkRunner; notifications: NotificationService };
   apollo: ApolloServer<AppContext>;
   createContext(requestId: string, options?: { cache: boolean }): AppContext;
   readiness(): Promise<Readiness>;
@@ -86,11 +95,22 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const relationshipRepository = new RelationshipRepository(db);
   const relationships = new RelationshipService(relationshipRepository, prompts);
   const diffs = new DiffService(prompts);
+  const notifications = new NotificationService(db, bus);
   const exporter = new ExportService(prompts, promptRepository, labelRepository);
   const importer = new ImportService(prompts, promptRepository, bus, { maxContentBytes: config.maxContentBytes });
+  const bulkRepository = new BulkRepository(db);
+  const runner = new BulkRunner(db, bulkRepository, { prompts, labels, importer }, bus, notifications, logger, {
+    chunkSize: config.bulk.chunkSize,
+    chunkMs: config.bulk.chunkMs,
+    progressIntervalMs: 250,
+  });
+  const bulk = new BulkService(bulkRepository, prompts, runner, bus, { maxItems: config.bulk.maxItems });
+  // Operations a previous process left queued or running continue by themselves.
+  migrations.whenReady(() => runner.resume().catch((err: unknown) => logger.error({ err }, "resuming bulk operations failed")));
 
   const container = new ResolverContainer()
     .register(PromptResolver, new PromptResolver(prompts))
+    .register(SearchResolver, new SearchResolver(new SearchService(new SearchRepository(db), prompts)))
     .register(PromptVersionResolver, new PromptVersionResolver())
     .register(PromptMutationResolver, new PromptMutationResolver(prompts))
     .register(PromptEventsResolver, new PromptEventsResolver(bus, prompts))
@@ -100,7 +120,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     .register(RelationshipResolver, new RelationshipResolver(relationships))
     .register(PromptRelationshipsResolver, new PromptRelationshipsResolver())
     .register(ImportResolver, new ImportResolver(importer))
-    .register(DiffResolver, new DiffResolver(diffs));
+    .register(DiffResolver, new DiffResolver(diffs))
+    .register(BulkOperationResolver, new BulkOperationResolver(bulk))
+    .register(NotificationResolver, new NotificationResolver(notifications, bus));
   const makeContext = (requestId: string, ctxOptions: { cache: boolean; actor?: string | null } = { cache: true }) =>
     createContext({ promptRepository, labelRepository, relationshipRepository, container }, requestId, ctxOptions);
 
@@ -186,7 +208,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger,
     db,
     statements,
-    services: { prompts },
+    services: { prompts, bulk, runner, notifications },
     apollo,
     createContext: makeContext,
     readiness,
@@ -211,6 +233,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         }
         http.server.closeAllConnections();
         if (http.server.listening) await stopped;
+        // The chunk in flight commits; unfinished operations resume on the next start.
+        await runner.stop();
         await apollo.stop();
         await db.$disconnect();
         logger.info("prompt store stopped");

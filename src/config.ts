@@ -59,6 +59,9 @@ const envSchema = z.object({
   PROMPT_STORE_MAX_CONTENT_BYTES: integer("PROMPT_STORE_MAX_CONTENT_BYTES", 1, 16 * 1024 * 1024, 256 * 1024),
   PROMPT_STORE_MAX_BODY_BYTES: integer("PROMPT_STORE_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024, 2 * 1024 * 1024),
   PROMPT_STORE_SHUTDOWN_TIMEOUT_MS: integer("PROMPT_STORE_SHUTDOWN_TIMEOUT_MS", 0, 300_000, 10_000),
+  PROMPT_STORE_BULK_MAX_ITEMS: integer("PROMPT_STORE_BULK_MAX_ITEMS", 1, 10_000_000, 100_000),
+  PROMPT_STORE_BULK_CHUNK_SIZE: integer("PROMPT_STORE_BULK_CHUNK_SIZE", 1, 100_000, 500),
+  PROMPT_STORE_BULK_CHUNK_MS: integer("PROMPT_STORE_BULK_CHUNK_MS", 1, 60_000, 50),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -78,6 +81,14 @@ export interface AppConfig {
   maxBodyBytes: number;
   /** How long graceful shutdown waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: number;
+  bulk: {
+    /** Most items one bulk operation may have. */
+    maxItems: number;
+    /** Most items per chunk transaction. */
+    chunkSize: number;
+    /** A chunk also ends after this long, bounding how long other statements wait. */
+    chunkMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -104,5 +115,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxContentBytes: e.PROMPT_STORE_MAX_CONTENT_BYTES,
     maxBodyBytes: e.PROMPT_STORE_MAX_BODY_BYTES,
     shutdownTimeoutMs: e.PROMPT_STORE_SHUTDOWN_TIMEOUT_MS,
+    bulk: { maxItems: e.PROMPT_STORE_BULK_MAX_ITEMS, chunkSize: e.PROMPT_STORE_BULK_CHUNK_SIZE, chunkMs: e.PROMPT_STORE_BULK_CHUNK_MS },
   };
 }

@@ -39,6 +39,7 @@ export class MigrationGate {
   private lastPending: string[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<boolean> | undefined;
+  private readonly readyCallbacks: (() => unknown)[] = [];
 
   constructor(
     private readonly db: Db,
@@ -49,6 +50,12 @@ export class MigrationGate {
 
   get ready(): boolean {
     return this.migrated;
+  }
+
+  /** Runs `fn` once the database is migrated (at once if it already is). */
+  whenReady(fn: () => unknown): void {
+    if (this.migrated) void fn();
+    else this.readyCallbacks.push(fn);
   }
 
   get pending(): string[] {
@@ -70,6 +77,7 @@ export class MigrationGate {
       await this.onMigrated();
       this.migrated = true;
       this.stop();
+      for (const fn of this.readyCallbacks.splice(0)) void fn();
       return true;
     }
     await this.db.$disconnect();

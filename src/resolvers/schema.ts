@@ -7,13 +7,17 @@ import { PromptEventsResolver } from "./prompts/prompt-events.resolver.js";
 import { PromptRenderResolver } from "./prompts/render.resolver.js";
 import { ImportResolver } from "./prompts/import.resolver.js";
 import { DiffResolver } from "./prompts/diff.resolver.js";
+import { BulkOperationResolver } from "./bulk/bulk.resolver.js";
+import { NotificationResolver } from "./notifications/notification.resolver.js";
 import { PromptRelationshipsResolver, RelationshipResolver } from "./relationships/relationship.resolver.js";
 import { PromptMutationResolver } from "./prompts/prompt-mutation.resolver.js";
 import { PromptVersionResolver } from "./prompts/prompt-version.resolver.js";
 import { PromptResolver } from "./prompts/prompt.resolver.js";
+import { SearchResolver } from "./search/search.resolver.js";
 
 export const RESOLVERS = [
   PromptResolver,
+  SearchResolver,
   PromptVersionResolver,
   PromptMutationResolver,
   PromptEventsResolver,
@@ -24,6 +28,8 @@ export const RESOLVERS = [
   PromptRelationshipsResolver,
   ImportResolver,
   DiffResolver,
+  BulkOperationResolver,
+  NotificationResolver,
 ] as const;
 
 let schema: Promise<GraphQLSchema> | undefined;

@@ -26,9 +26,63 @@ export interface PromptEventPayload {
   actor?: string | null;
 }
 
+export type BulkOperationStatus = "QUEUED" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED";
+
+/** The state of a bulk operation at one point: every event is a full snapshot, so any one is enough. */
+export interface BulkProgressPayload {
+  operationId: string;
+  /** Per operation, 1, 2, 3...: a reconnecting client asks for what came after the last one it saw. */
+  sequence: number;
+  status: BulkOperationStatus;
+  total: number;
+  processed: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  /** True for the last event of a run (COMPLETED, FAILED or CANCELLED). */
+  final: boolean;
+  occurredAt: string;
+}
+
+export interface NotificationPayload {
+  id: string;
+  recipient: string | null;
+  kind: string;
+  title: string;
+  body: string | null;
+  data: Record<string, unknown>;
+  createdAt: string;
+}
+
 /** Topic name -> payload. */
 export interface Topics {
   "prompt.events": PromptEventPayload;
+  "bulk.progress": BulkProgressPayload;
+  "notification.added": NotificationPayload;
 }
 
 export type TopicName = keyof Topics;
+
+/** What services publish through: the app's bus, or a buffer flushed after a transaction commits. */
+export interface EventPublisher {
+  publish<K extends TopicName>(topic: K, payload: Topics[K]): void;
+}
+
+/** Holds events until the transaction that caused them has committed. */
+export class BufferedPublisher implements EventPublisher {
+  private readonly pending: { topic: TopicName; payload: unknown }[] = [];
+
+  publish<K extends TopicName>(topic: K, payload: Topics[K]): void {
+    this.pending.push({ topic, payload });
+  }
+
+  /** Sends everything to `target` (after commit) and empties the buffer. */
+  flush(target: EventPublisher): void {
+    for (const { topic, payload } of this.pending.splice(0)) target.publish(topic, payload as Topics[typeof topic]);
+  }
+
+  /** Forgets everything (the transaction rolled back). */
+  discard(): void {
+    this.pending.length = 0;
+  }
+}

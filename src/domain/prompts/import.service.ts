@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { AppError, badInput } from "../../errors.js";
-import type { EventBus } from "../../subscriptions/pubsub.js";
+import type { EventPublisher } from "../../subscriptions/topics.js";
 import { validateRelationshipType } from "../relationships/relationship.service.js";
 import { validateLabel } from "./label.service.js";
 import {
@@ -15,6 +15,7 @@ import {
   validateTags,
   type PromptContent,
 } from "./prompt.logic.js";
+import type { Tx } from "./label.repository.js";
 import type { IncludeEdge, NewVersion, PromptRecord, PromptRepository } from "./prompt.repository.js";
 import type { PromptService } from "./prompt.service.js";
 import { parseIncludes, selectorOf } from "./template.logic.js";
@@ -45,9 +46,14 @@ export class ImportService {
   constructor(
     private readonly prompts: PromptService,
     private readonly repo: PromptRepository,
-    private readonly events: EventBus,
+    private readonly events: EventPublisher,
     private readonly limits: { maxContentBytes: number },
   ) {}
+
+  /** This service inside an open transaction (bulk jobs); `prompts` must be bound to the same one. */
+  withTx(tx: Tx, events: EventPublisher, prompts: PromptService): ImportService {
+    return new ImportService(prompts, this.repo.withTx(tx), events, this.limits);
+  }
 
   /**
    * Imports an export document. New prompts keep their whole history; existing ones are

@@ -68,7 +68,15 @@ export async function applyLabelMoves(tx: Tx, promptId: string, moves: LabelMove
 }
 
 export class LabelRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly bound = false,
+  ) {}
+
+  /** This repository on an open transaction (bulk jobs). */
+  withTx(tx: Tx): LabelRepository {
+    return new LabelRepository(tx as unknown as Db, true);
+  }
 
   find(promptId: string, name: string): Promise<LabelRecord | null> {
     return this.db.promptLabel.findUnique({ where: { promptId_name: { promptId, name } } });
@@ -76,7 +84,8 @@ export class LabelRepository {
 
   /** Moves labels in one transaction. */
   move(promptId: string, moves: LabelMove[]): Promise<LabelEventRecord[]> {
-    return this.db.$transaction((tx) => applyLabelMoves(tx, promptId, moves, new Date()));
+    const apply = (tx: Tx) => applyLabelMoves(tx, promptId, moves, new Date());
+    return this.bound ? apply(this.db as unknown as Tx) : this.db.$transaction(apply);
   }
 
   historyCount(promptId: string): Promise<number> {

@@ -1,6 +1,6 @@
 import { AppError, badInput, notFound } from "../../errors.js";
-import type { EventBus } from "../../subscriptions/pubsub.js";
-import type { LabelEventRecord, LabelRepository } from "./label.repository.js";
+import type { EventPublisher } from "../../subscriptions/topics.js";
+import type { LabelEventRecord, LabelRepository, Tx } from "./label.repository.js";
 import type { PromptRecord } from "./prompt.repository.js";
 import type { PromptRef, PromptService, UpdateResult } from "./prompt.service.js";
 
@@ -24,8 +24,13 @@ export class LabelService {
   constructor(
     readonly labelRepository: LabelRepository,
     private readonly prompts: PromptService,
-    private readonly events: EventBus,
+    private readonly events: EventPublisher,
   ) {}
+
+  /** This service inside an open transaction (bulk jobs); `prompts` must be bound to the same one. */
+  withTx(tx: Tx, events: EventPublisher, prompts: PromptService): LabelService {
+    return new LabelService(this.labelRepository.withTx(tx), prompts, events);
+  }
 
   async setLabel(ref: PromptRef, rawLabel: string, version: number, reason: string | null, actor: string | null) {
     const label = validateLabel(rawLabel);

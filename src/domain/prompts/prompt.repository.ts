@@ -115,7 +115,19 @@ function toVersion(row: VersionRow, type: PromptType): PromptVersionRecord {
 }
 
 export class PromptRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly bound = false,
+  ) {}
+
+  /** This repository on an open transaction: its writes join that transaction (bulk jobs). */
+  withTx(tx: Tx): PromptRepository {
+    return new PromptRepository(tx as unknown as Db, true);
+  }
+
+  private run<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.bound ? fn(this.db as unknown as Tx) : this.db.$transaction(fn);
+  }
 
   async findById(id: string): Promise<PromptRecord | null> {
     const row = await this.db.prompt.findUnique({ where: { id } });
@@ -212,15 +224,40 @@ export class PromptRepository {
     extras: { includes?: IncludeEdge[]; relationships?: NewRelationship[] } = {},
   ): Promise<void> {
     const now = prompt.createdAt;
-    await this.db.$transaction([
-      this.db.prompt.create({ data: { ...prompt, updatedAt: now } }),
-      this.db.promptVersion.create({ data: { ...version, promptId: prompt.id } }),
-      this.db.promptTag.createMany({ data: tags.map((tag) => ({ promptId: prompt.id, tag })) }),
-      this.db.promptInclude.createMany({ data: (extras.includes ?? []).map((edge) => ({ promptId: prompt.id, ...edge })) }),
-      this.db.promptRelationship.createMany({
-        data: (extras.relationships ?? []).map((r) => ({ id: randomUUID(), sourceId: prompt.id, ...r, createdAt: now })),
-      }),
-    ]);
+    await this.run(async (tx) => {
+      await tx.prompt.create({ data: { ...prompt, updatedAt: now } });
+      await tx.promptVersion.create({ data: { ...version, promptId: prompt.id } });
+      if (tags.length > 0) await tx.promptTag.createMany({ data: tags.map((tag) => ({ promptId: prompt.id, tag })) });
+      if (extras.includes?.length) {
+        await tx.promptInclude.createMany({ data: extras.includes.map((edge) => ({ promptId: prompt.id, ...edge })) });
+      }
+      if (extras.relationships?.length) {
+        await tx.promptRelationship.createMany({
+          data: extras.relationships.map((r) => ({ id: randomUUID(), sourceId: prompt.id, ...r, createdAt: now })),
+        });
+      }
+    });
+  }
+
+  /**
+   * Inserts many new prompts with their version 1 and tags in a few multi-row statements
+   * (bulk creation). The caller has validated them and checked their names are free.
+   */
+  async insertMany(rows: { prompt: PromptRecord; version: NewVersion; tags: string[] }[]): Promise<void> {
+    if (rows.length === 0) return;
+    const tags = rows.flatMap((r) => r.tags.map((tag) => ({ promptId: r.prompt.id, tag })));
+    await this.run(async (tx) => {
+      // 9 and 11 bound values a row: 500 rows stay far below SQLite's variable limit.
+      for (const part of chunks(rows, 500)) {
+        await tx.$executeRaw`INSERT INTO Prompt (id, name, description, category, type, latestVersionNumber, createdAt, updatedAt, archivedAt)
+          VALUES ${Prisma.join(part.map(({ prompt: p }) => Prisma.sql`(${p.id}, ${p.name}, ${p.description}, ${p.category}, ${p.type}, ${p.latestVersionNumber}, ${p.createdAt}, ${p.updatedAt}, ${p.archivedAt})`))}`;
+        await tx.$executeRaw`INSERT INTO PromptVersion (id, promptId, number, content, config, variables, commitMessage, author, contentHash, createdAt)
+          VALUES ${Prisma.join(part.map(({ prompt, version: v }) => Prisma.sql`(${v.id}, ${prompt.id}, ${v.number}, ${v.content}, ${v.config}, ${v.variables}, ${v.commitMessage}, ${v.author}, ${v.contentHash}, ${v.createdAt})`))}`;
+      }
+      for (const part of chunks(tags, 2_000)) {
+        await tx.$executeRaw`INSERT INTO PromptTag (promptId, tag) VALUES ${Prisma.join(part.map((t) => Prisma.sql`(${t.promptId}, ${t.tag})`))}`;
+      }
+    });
   }
 
   /**
@@ -236,7 +273,7 @@ export class PromptRepository {
     version: NewVersion | null,
     extras: { includes?: IncludeEdge[]; labelMoves?: LabelMove[] } = {},
   ): Promise<{ labelEvents: LabelEventRecord[] } | null> {
-    return this.db.$transaction(async (tx) => {
+    return this.run(async (tx) => {
       const { count } = await tx.prompt.updateMany({
         where: { id, latestVersionNumber: expectedLatest },
         data: {
@@ -337,7 +374,7 @@ export class PromptRepository {
     includes: IncludeEdge[],
   ): Promise<void> {
     const now = new Date();
-    await this.db.$transaction(async (tx) => {
+    await this.run(async (tx) => {
       await tx.prompt.create({ data: prompt });
       await tx.promptVersion.createMany({ data: versions.map((v) => ({ ...v, promptId: prompt.id })) });
       await tx.promptTag.createMany({ data: tags.map((tag) => ({ promptId: prompt.id, tag })) });
@@ -398,4 +435,10 @@ async function assertNoCycle(tx: Tx, promptId: string, targets: string[]): Promi
     }
     frontier = next;
   }
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { AppError, badInput, notFound } from "../../errors.js";
-import type { EventBus } from "../../subscriptions/pubsub.js";
+import type { EventPublisher } from "../../subscriptions/topics.js";
 import type { PromptEventType } from "../../subscriptions/topics.js";
 import { decodeCursor, encodeCursor, pageSize, toPage, type Page } from "../shared/pagination.js";
 import {
@@ -19,7 +19,7 @@ import {
   type PromptContent,
   type PromptType,
 } from "./prompt.logic.js";
-import type { LabelMove } from "./label.repository.js";
+import type { LabelMove, Tx } from "./label.repository.js";
 import { parseIncludes, selectorOf } from "./template.logic.js";
 import {
   IncludeCycleError,
@@ -95,9 +95,14 @@ export interface ServiceLimits {
 export class PromptService {
   constructor(
     private readonly repo: PromptRepository,
-    private readonly events: EventBus,
+    private readonly events: EventPublisher,
     private readonly limits: ServiceLimits,
   ) {}
+
+  /** This service inside an open transaction, publishing to `events` (flushed by the caller after commit). */
+  withTx(tx: Tx, events: EventPublisher): PromptService {
+    return new PromptService(this.repo.withTx(tx), events, this.limits);
+  }
 
   /** Finds a prompt by id or by name (exactly one must be given). */
   async get(ref: PromptRef, field = "prompt"): Promise<PromptRecord> {
@@ -160,7 +165,61 @@ export class PromptService {
     return { prompt, version: this.versionRecord(prompt, version, content, config) };
   }
 
-  private async tagsOf(promptId: string): Promise<string[]> {
+  /**
+   * Creates many prompts at once with the same rules as create(), for bulk jobs: each command
+   * is validated on its own (its error is its result), names are checked in one query, and
+   * the valid ones are written in a few multi-row statements. Commands with copyFrom or
+   * includes need the one-by-one path and are refused here.
+   */
+  async createMany(commands: CreatePromptCommand[], actor: string | null): Promise<({ prompt: PromptRecord } | { error: AppError })[]> {
+    const now = new Date();
+    type Planned = { prompt: PromptRecord; version: NewVersion; tags: string[] } | { error: AppError };
+    const planned = commands.map((command): Planned => {
+      try {
+        if (!PromptService.batchable(command)) throw badInput("copyFrom", "createMany takes no copyFrom or includes");
+        const type = command.type ?? "TEXT";
+        const content = validateContent(type, command, this.limits.maxContentBytes);
+        const config = validateConfig(command.config);
+        const prompt: PromptRecord = {
+          id: randomUUID(),
+          name: validateName(command.name),
+          description: optionalText(command.description, "description", LIMITS.descriptionLength) ?? null,
+          category: optionalText(command.category, "category", LIMITS.categoryLength) ?? null,
+          type,
+          latestVersionNumber: 1,
+          createdAt: now,
+          updatedAt: now,
+          archivedAt: null,
+        };
+        const version = this.newVersion(1, content, config, { ...command, author: command.author ?? actor }, now);
+        return { prompt, version, tags: validateTags(command.tags ?? []) };
+      } catch (error) {
+        if (error instanceof AppError) return { error };
+        throw error;
+      }
+    });
+    const names = planned.flatMap((p) => ("prompt" in p ? [p.prompt.name] : []));
+    const taken = new Set((await this.repo.findByNames(names)).map((p) => p.name));
+    const seen = new Set<string>();
+    const results = planned.map((p): Planned => {
+      if ("error" in p) return p;
+      if (taken.has(p.prompt.name) || seen.has(p.prompt.name)) return { error: this.nameTaken(p.prompt.name) };
+      seen.add(p.prompt.name);
+      return p;
+    });
+    const valid = results.flatMap((r) => ("error" in r ? [] : [r]));
+    await this.repo.insertMany(valid);
+    for (const r of valid) this.publish("CREATED", r.prompt, 1, now, { actor });
+    return results.map((r) => ("error" in r ? { error: r.error } : { prompt: r.prompt }));
+  }
+
+  /** Whether createMany can take this command (no copyFrom, no includes to resolve). */
+  static batchable(command: CreatePromptCommand): boolean {
+    const texts = [command.text ?? "", ...(command.messages ?? []).map((m) => m.content)];
+    return command.copyFrom == null && !texts.some((t) => t.includes("{{>"));
+  }
+
+  async tagsOf(promptId: string): Promise<string[]> {
     return (await this.repo.tagsByPromptIds([promptId])).get(promptId) ?? [];
   }
 

@@ -3,7 +3,7 @@ import { Arg, Ctx, Field, Int, Mutation, ObjectType, Resolver, registerEnumType 
 import type { AppContext } from "../../context.js";
 import type { ConflictMode, ImportService } from "../../domain/prompts/import.service.js";
 
-const ConflictModeValues: { [K in ConflictMode]: K } = { SKIP: "SKIP", NEW_VERSION: "NEW_VERSION", FAIL: "FAIL" };
+export const ConflictModeValues: { [K in ConflictMode]: K } = { SKIP: "SKIP", NEW_VERSION: "NEW_VERSION", FAIL: "FAIL" };
 registerEnumType(ConflictModeValues, {
   name: "ImportConflictMode",
   description: "What importPrompts does with a prompt whose name already exists.",

@@ -1,0 +1,277 @@
+import { Prisma } from "../../generated/prisma/client.js";
+import type { Db } from "../../db/client.js";
+import type { Tx } from "../prompts/label.repository.js";
+import type { BulkOperationStatus, BulkProgressPayload } from "../../subscriptions/topics.js";
+
+export type BulkKind =
+  | "CREATE_PROMPTS"
+  | "UPDATE_PROMPTS"
+  | "DELETE_PROMPTS"
+  | "ARCHIVE_PROMPTS"
+  | "ADD_TAGS"
+  | "REMOVE_TAGS"
+  | "SET_LABEL"
+  | "IMPORT";
+
+export type ItemStatus = "PENDING" | "SUCCEEDED" | "FAILED" | "SKIPPED";
+
+export interface BulkOperationRecord {
+  id: string;
+  kind: BulkKind;
+  status: BulkOperationStatus;
+  dryRun: boolean;
+  stopOnError: boolean;
+  idempotencyKey: string | null;
+  params: Record<string, unknown>;
+  attempt: number;
+  total: number;
+  processed: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  cancelRequested: boolean;
+  error: string | null;
+  createdBy: string | null;
+  lastSequence: number;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  updatedAt: Date;
+}
+
+export interface BulkItemRecord {
+  operationId: string;
+  index: number;
+  input: unknown;
+  status: ItemStatus;
+  errorCode: string | null;
+  errorMessage: string | null;
+  result: unknown;
+  attempt: number;
+}
+
+export interface ItemOutcome {
+  index: number;
+  status: Exclude<ItemStatus, "PENDING">;
+  errorCode: string | null;
+  errorMessage: string | null;
+  result: unknown;
+}
+
+type OpRow = Omit<BulkOperationRecord, "params" | "kind" | "status"> & { params: string; kind: string; status: string };
+
+const toOp = (row: OpRow): BulkOperationRecord => ({
+  ...row,
+  kind: row.kind as BulkKind,
+  status: row.status as BulkOperationStatus,
+  params: JSON.parse(row.params) as Record<string, unknown>,
+});
+
+const toItem = (row: { operationId: string; index: number; input: string; status: string; errorCode: string | null; errorMessage: string | null; result: string | null; attempt: number }): BulkItemRecord => ({
+  ...row,
+  input: JSON.parse(row.input) as unknown,
+  status: row.status as ItemStatus,
+  result: row.result === null ? null : (JSON.parse(row.result) as unknown),
+});
+
+/** Rows per insert statement when storing items: well under SQLite's bound-variable limit. */
+const INSERT_BATCH = 2_000;
+
+export class BulkRepository {
+  constructor(private readonly db: Db) {}
+
+  async findById(id: string): Promise<BulkOperationRecord | null> {
+    const row = await this.db.bulkOperation.findUnique({ where: { id } });
+    return row && toOp(row);
+  }
+
+  async findByIdempotencyKey(key: string): Promise<BulkOperationRecord | null> {
+    const row = await this.db.bulkOperation.findUnique({ where: { idempotencyKey: key } });
+    return row && toOp(row);
+  }
+
+  /** The operation and all its items, in one transaction: it exists whole or not at all. */
+  async create(op: Omit<BulkOperationRecord, "processed" | "succeeded" | "failed" | "skipped" | "cancelRequested" | "lastSequence" | "attempt" | "error" | "startedAt" | "finishedAt">, inputs: unknown[]) {
+    await this.db.$transaction(async (tx) => {
+      await tx.bulkOperation.create({ data: { ...op, params: JSON.stringify(op.params) } });
+      for (let start = 0; start < inputs.length; start += INSERT_BATCH) {
+        await tx.bulkOperationItem.createMany({
+          data: inputs.slice(start, start + INSERT_BATCH).map((input, i) => ({
+            operationId: op.id,
+            index: start + i,
+            input: JSON.stringify(input),
+            status: "PENDING",
+          })),
+        });
+      }
+    });
+  }
+
+  async list(status: BulkOperationStatus | null, limit: number, beforeCreated: { createdAt: Date; id: string } | undefined) {
+    const rows = await this.db.bulkOperation.findMany({
+      where: {
+        AND: [
+          status ? { status } : {},
+          beforeCreated
+            ? { OR: [{ createdAt: { lt: beforeCreated.createdAt } }, { createdAt: beforeCreated.createdAt, id: { lt: beforeCreated.id } }] }
+            : {},
+        ],
+      },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: limit,
+    });
+    return rows.map(toOp);
+  }
+
+  count(status: BulkOperationStatus | null): Promise<number> {
+    return this.db.bulkOperation.count({ where: status ? { status } : {} });
+  }
+
+  async items(operationId: string, status: ItemStatus | null, limit: number, afterIndex: number): Promise<BulkItemRecord[]> {
+    const rows = await this.db.bulkOperationItem.findMany({
+      where: { operationId, index: { gt: afterIndex }, ...(status ? { status } : {}) },
+      orderBy: { index: "asc" },
+      take: limit,
+    });
+    return rows.map(toItem);
+  }
+
+  countItems(operationId: string, status: ItemStatus | null): Promise<number> {
+    return this.db.bulkOperationItem.count({ where: { operationId, ...(status ? { status } : {}) } });
+  }
+
+  /** Operations to (re)start after a restart: queued ones and those a crash left running. */
+  async unfinished(): Promise<BulkOperationRecord[]> {
+    const rows = await this.db.bulkOperation.findMany({
+      where: { status: { in: ["QUEUED", "RUNNING"] } },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
+    return rows.map(toOp);
+  }
+
+  async markRunning(id: string): Promise<void> {
+    const now = new Date();
+    await this.db.bulkOperation.updateMany({ where: { id, startedAt: null }, data: { startedAt: now } });
+    await this.db.bulkOperation.update({ where: { id }, data: { status: "RUNNING", updatedAt: now } });
+  }
+
+  async requestCancel(id: string): Promise<void> {
+    await this.db.bulkOperation.update({ where: { id }, data: { cancelRequested: true, updatedAt: new Date() } });
+  }
+
+  /** Failed items go back to PENDING for a new attempt; the operation is queued again. */
+  async resetFailed(id: string): Promise<number> {
+    return this.db.$transaction(async (tx) => {
+      const { count } = await tx.bulkOperationItem.updateMany({
+        where: { operationId: id, status: "FAILED" },
+        data: { status: "PENDING", errorCode: null, errorMessage: null, result: null },
+      });
+      await tx.bulkOperation.update({
+        where: { id },
+        data: {
+          status: "QUEUED",
+          attempt: { increment: 1 },
+          processed: { decrement: count },
+          failed: { decrement: count },
+          cancelRequested: false,
+          error: null,
+          finishedAt: null,
+          updatedAt: new Date(),
+        },
+      });
+      return count;
+    });
+  }
+
+  /** The next pending items of an operation, in order. */
+  async pending(tx: Tx, operationId: string, limit: number): Promise<BulkItemRecord[]> {
+    const rows = await tx.bulkOperationItem.findMany({
+      where: { operationId, status: "PENDING" },
+      orderBy: { index: "asc" },
+      take: limit,
+    });
+    return rows.map(toItem);
+  }
+
+  /** Stores item outcomes and bumps the operation's counters, inside the chunk's transaction. */
+  async recordOutcomes(tx: Tx, op: BulkOperationRecord, outcomes: ItemOutcome[]): Promise<BulkOperationRecord> {
+    if (outcomes.length > 0) {
+      const values = Prisma.join(
+        outcomes.map((o) => Prisma.sql`(${o.index}, ${o.status}, ${o.errorCode}, ${o.errorMessage}, ${o.result === undefined || o.result === null ? null : JSON.stringify(o.result)})`),
+      );
+      await tx.$executeRaw`
+        UPDATE BulkOperationItem AS i
+        SET status = v.column2, errorCode = v.column3, errorMessage = v.column4, result = v.column5, attempt = i.attempt + 1
+        FROM (VALUES ${values}) AS v
+        WHERE i.operationId = ${op.id} AND i."index" = v.column1`;
+    }
+    const count = (s: ItemStatus) => outcomes.filter((o) => o.status === s).length;
+    const row = await tx.bulkOperation.update({
+      where: { id: op.id },
+      data: {
+        processed: { increment: outcomes.length },
+        succeeded: { increment: count("SUCCEEDED") },
+        failed: { increment: count("FAILED") },
+        skipped: { increment: count("SKIPPED") },
+        updatedAt: new Date(),
+      },
+    });
+    return toOp(row);
+  }
+
+  /** Persists a progress snapshot with the next sequence number of the operation. */
+  async appendEvent(tx: Tx, op: BulkOperationRecord, final: boolean): Promise<BulkProgressPayload> {
+    const row = await tx.bulkOperation.update({ where: { id: op.id }, data: { lastSequence: { increment: 1 } } });
+    const payload: BulkProgressPayload = {
+      operationId: op.id,
+      sequence: row.lastSequence,
+      status: row.status as BulkOperationStatus,
+      total: row.total,
+      processed: row.processed,
+      succeeded: row.succeeded,
+      failed: row.failed,
+      skipped: row.skipped,
+      final,
+      occurredAt: new Date().toISOString(),
+    };
+    await tx.bulkOperationEvent.create({
+      data: { operationId: op.id, sequence: payload.sequence, payload: JSON.stringify(payload), createdAt: new Date() },
+    });
+    return payload;
+  }
+
+  /** Ends a run: final status, the remaining items skipped when it stopped early, and the final event. */
+  async finish(op: BulkOperationRecord, status: BulkOperationStatus, error: string | null): Promise<{ op: BulkOperationRecord; event: BulkProgressPayload }> {
+    return this.db.$transaction(async (tx) => {
+      let skippedNow = 0;
+      if (status !== "COMPLETED") {
+        ({ count: skippedNow } = await tx.bulkOperationItem.updateMany({
+          where: { operationId: op.id, status: "PENDING" },
+          data: { status: "SKIPPED", errorCode: status === "CANCELLED" ? "CANCELLED" : "STOPPED", errorMessage: error ?? `not run: the operation was ${status.toLowerCase()}` },
+        }));
+      }
+      const row = await tx.bulkOperation.update({
+        where: { id: op.id },
+        data: {
+          status,
+          error,
+          finishedAt: new Date(),
+          updatedAt: new Date(),
+          processed: { increment: skippedNow },
+          skipped: { increment: skippedNow },
+        },
+      });
+      const updated = toOp(row);
+      const event = await this.appendEvent(tx, updated, true);
+      return { op: updated, event };
+    });
+  }
+
+  async eventsAfter(operationId: string, sequence: number): Promise<BulkProgressPayload[]> {
+    const rows = await this.db.bulkOperationEvent.findMany({
+      where: { operationId, sequence: { gt: sequence } },
+      orderBy: { sequence: "asc" },
+    });
+    return rows.map((row) => JSON.parse(row.payload) as BulkProgressPayload);
+  }
+}
