@@ -47,6 +47,7 @@ import { SearchRepository } from "./domain/search/search.repository.js";
 import { SearchService } from "./domain/search/search.service.js";
 import { SearchResolver } from "./resolvers/search/search.resolver.js";
 import { getSchema } from "./resolvers/schema.js";
+import { validationRules } from "./validation-rules.js";
 import { EventBus } from "./subscriptions/pubsub.js";
 import { startWsServer } from "./subscriptions/ws-server.js";
 
@@ -127,10 +128,12 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     createContext({ promptRepository, labelRepository, relationshipRepository, container }, requestId, ctxOptions);
 
   const schema = await getSchema();
+  const rules = validationRules({ maxDepth: config.maxQueryDepth });
   const apollo = new ApolloServer<AppContext>({
     schema,
     formatError,
     csrfPrevention: true,
+    validationRules: rules,
     introspection: true,
     includeStacktraceInErrorResponses: false,
     plugins: [
@@ -198,6 +201,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     path: GRAPHQL_PATH,
     schema,
     logger,
+    rules,
+    maxPayloadBytes: config.maxBodyBytes,
     context: (id, params) =>
       makeContext(id, { cache: false, actor: actorFrom(typeof params?.actor === "string" ? params.actor : undefined) }),
   });

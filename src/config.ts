@@ -59,6 +59,7 @@ const envSchema = z.object({
   PROMPT_STORE_MAX_CONTENT_BYTES: integer("PROMPT_STORE_MAX_CONTENT_BYTES", 1, 16 * 1024 * 1024, 256 * 1024),
   PROMPT_STORE_MAX_BODY_BYTES: integer("PROMPT_STORE_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024, 2 * 1024 * 1024),
   PROMPT_STORE_SHUTDOWN_TIMEOUT_MS: integer("PROMPT_STORE_SHUTDOWN_TIMEOUT_MS", 0, 300_000, 10_000),
+  PROMPT_STORE_MAX_QUERY_DEPTH: integer("PROMPT_STORE_MAX_QUERY_DEPTH", 1, 100, 15),
   PROMPT_STORE_BULK_MAX_ITEMS: integer("PROMPT_STORE_BULK_MAX_ITEMS", 1, 10_000_000, 100_000),
   PROMPT_STORE_BULK_CHUNK_SIZE: integer("PROMPT_STORE_BULK_CHUNK_SIZE", 1, 100_000, 500),
   PROMPT_STORE_BULK_CHUNK_MS: integer("PROMPT_STORE_BULK_CHUNK_MS", 1, 60_000, 50),
@@ -81,6 +82,8 @@ export interface AppConfig {
   maxBodyBytes: number;
   /** How long graceful shutdown waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: number;
+  /** Deepest nesting of an operation, over HTTP and WebSocket alike. */
+  maxQueryDepth: number;
   bulk: {
     /** Most items one bulk operation may have. */
     maxItems: number;
@@ -115,6 +118,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxContentBytes: e.PROMPT_STORE_MAX_CONTENT_BYTES,
     maxBodyBytes: e.PROMPT_STORE_MAX_BODY_BYTES,
     shutdownTimeoutMs: e.PROMPT_STORE_SHUTDOWN_TIMEOUT_MS,
+    maxQueryDepth: e.PROMPT_STORE_MAX_QUERY_DEPTH,
     bulk: { maxItems: e.PROMPT_STORE_BULK_MAX_ITEMS, chunkSize: e.PROMPT_STORE_BULK_CHUNK_SIZE, chunkMs: e.PROMPT_STORE_BULK_CHUNK_MS },
   };
 }

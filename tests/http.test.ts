@@ -57,6 +57,18 @@ describe("GraphQL over HTTP", () => {
     expect(await csrf.text()).toMatch(/CSRF/);
   });
 
+  it("refuses operations nested deeper than the limit, not counting introspection", async () => {
+    const nest = (n: number): string => (n === 0 ? "name" : `relationships { source { ${nest(n - 1)} } }`);
+    const ok = await post({ query: `{ prompts { nodes { ${nest(6)} } } }` });
+    expect(ok.status).toBe(200);
+    const deep = await post({ query: `{ prompts { nodes { ${nest(7)} } } }` });
+    expect(deep.status).toBe(400);
+    const body = (await deep.json()) as { errors: { message: string; extensions: Record<string, unknown> }[] };
+    expect(body.errors[0]!.extensions).toMatchObject({ code: "GRAPHQL_VALIDATION_FAILED", limit: 15, depth: 17 });
+    const introspection = await post({ query: "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } }" });
+    expect(introspection.status).toBe(200);
+  });
+
   it("refuses malformed and oversized bodies with JSON errors", async () => {
     const broken = await post("{not json");
     expect(broken.status).toBe(400);

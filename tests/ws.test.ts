@@ -11,7 +11,7 @@ import {
   UpdatePromptDocument,
   type PromptEventsSubscription,
 } from "./generated/operations.js";
-import { RollbackDocument, SetLabelDocument } from "./generated/operations.js";
+import { RollbackDocument, SetLabelDocument, StartBulkDocument } from "./generated/operations.js";
 import { createTestApp, type TestApp } from "./helpers/app.js";
 
 let t: TestApp;
@@ -119,10 +119,43 @@ describe("graphql-ws on the HTTP port", () => {
     expect(JSON.stringify(byId("not-found").payload)).toMatch(/"code":"NOT_FOUND"/);
     expect(raw.readyState).toBe(WebSocket.OPEN);
 
+    // Malformed payloads: an error for that operation, the socket stays open.
+    raw.send(JSON.stringify({ id: "no-payload", type: "subscribe" }));
+    raw.send(JSON.stringify({ id: "query-number", type: "subscribe", payload: { query: 42 } }));
+    raw.send(JSON.stringify({ id: "variables-array", type: "subscribe", payload: { query: "{ __typename }", variables: [1] } }));
+    await until(() => ["no-payload", "query-number", "variables-array"].every((id) => messages.some((m) => m.id === id)));
+    for (const id of ["no-payload", "query-number", "variables-array"]) {
+      expect(byId(id)).toMatchObject({ type: "error", payload: [{ extensions: { code: "BAD_REQUEST" } }] });
+    }
+    // The same validation rules as HTTP: an operation nested too deep is refused.
+    const nest = (n: number): string => (n === 0 ? "name" : `relationships { source { ${nest(n - 1)} } }`);
+    const deep = `{ prompts { nodes { ${nest(6)} } } }`;
+    const tooDeep = `{ prompts { nodes { ${nest(7)} } } }`;
+    raw.send(JSON.stringify({ id: "shallow", type: "subscribe", payload: { query: deep } }));
+    raw.send(JSON.stringify({ id: "deep", type: "subscribe", payload: { query: tooDeep } }));
+    await until(() => messages.some((m) => m.id === "deep") && messages.some((m) => m.id === "shallow" && m.type === "complete"));
+    expect(byId("deep").type).toBe("error");
+    expect(JSON.stringify(byId("deep").payload)).toMatch(/levels deep; the limit is 15/);
+    expect(raw.readyState).toBe(WebSocket.OPEN);
+
     raw.send(JSON.stringify({ id: "ok", type: "subscribe", payload: { query: "{ __typename }" } }));
     await until(() => messages.some((m) => m.id === "ok" && m.type === "complete"));
     expect(messages.find((m) => m.id === "ok" && m.type === "next")!.payload).toEqual({ data: { __typename: "Query" } });
     raw.close();
+  });
+});
+
+describe("notifications over graphql-ws", () => {
+  it("pushes a notification when a bulk operation finishes", async () => {
+    const received = new Promise<{ kind: string; data: Record<string, unknown> }>((resolve, reject) => {
+      const stop = client.subscribe<{ notificationAdded: { kind: string; data: Record<string, unknown> } }>(
+        { query: "subscription { notificationAdded { kind title data } }" },
+        { next: (r) => (r.errors ? reject(new Error(JSON.stringify(r.errors))) : (stop(), resolve(r.data!.notificationAdded))), error: reject, complete: () => undefined },
+      );
+    });
+    await settle();
+    const { startBulkOperation } = await t.ok(StartBulkDocument, { input: { kind: "CREATE_PROMPTS", items: [{ name: "ws-notify/a", content: "x" }] } });
+    expect(await received).toMatchObject({ kind: "BULK_OPERATION_COMPLETED", data: { operationId: startBulkOperation.id } });
   });
 });
 

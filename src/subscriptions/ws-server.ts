@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
-import { GraphQLError, parse, validate, specifiedRules, type GraphQLSchema, type DocumentNode } from "graphql";
+import { GraphQLError, parse, validate, specifiedRules, type GraphQLSchema, type DocumentNode, type ValidationRule } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
-import { WebSocketServer } from "ws";
+import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { AppContext } from "../context.js";
 import { formatError, isUnexpected } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -11,6 +11,10 @@ export interface WsServerOptions {
   path: string;
   schema: GraphQLSchema;
   logger: Logger;
+  /** Validation rules beyond GraphQL's own: the same ones Apollo applies over HTTP. */
+  rules: ValidationRule[];
+  /** Largest WebSocket message, as the HTTP body limit. */
+  maxPayloadBytes: number;
   /** Subscriptions live long: their loaders must not cache. */
   context: (requestId: string, connectionParams: Readonly<Record<string, unknown>> | undefined) => AppContext;
 }
@@ -21,7 +25,9 @@ export interface WsServerOptions {
  * and errors are masked exactly as over HTTP.
  */
 export function startWsServer(options: WsServerOptions) {
-  const wss = new WebSocketServer({ server: options.httpServer, path: options.path });
+  const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: options.maxPayloadBytes });
+  // Registered before graphql-ws's own listener, so it sees each socket first.
+  wss.on("connection", (socket) => answerMalformedSubscribes(socket));
 
   const formatAll = (errors: readonly GraphQLError[], requestId: string) =>
     errors.map((error) => {
@@ -42,7 +48,7 @@ export function startWsServer(options: WsServerOptions) {
         } catch (error) {
           return [withCode(error instanceof GraphQLError ? error : new GraphQLError(String(error)), "GRAPHQL_PARSE_FAILED")];
         }
-        const errors = validate(options.schema, document, specifiedRules);
+        const errors = validate(options.schema, document, [...specifiedRules, ...options.rules]);
         if (errors.length > 0) return errors.map((error) => withCode(error, "GRAPHQL_VALIDATION_FAILED"));
         const requestId = `ws-${id}-${Math.random().toString(36).slice(2, 10)}`;
         const contextValue = options.context(requestId, ctx.connectionParams);
@@ -83,4 +89,45 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
     positions: error.positions,
     extensions: { ...error.extensions, code },
   });
+}
+
+/**
+ * graphql-ws closes the whole socket (4400) on a subscribe message whose payload is malformed.
+ * A client bug in one operation should not cost every other operation on the socket: such a
+ * message, when it names an operation id, gets an `error` for that id and goes no further.
+ */
+function answerMalformedSubscribes(socket: WebSocket): void {
+  const on = socket.on.bind(socket);
+  socket.on = ((event: string, listener: (...args: unknown[]) => void) => {
+    if (event !== "message") return on(event as "message", listener);
+    return on("message", (data: RawData, isBinary: boolean) => {
+      const problem = malformedSubscribe(data);
+      if (!problem) return listener(data, isBinary);
+      socket.send(
+        JSON.stringify({ type: "error", id: problem.id, payload: [{ message: problem.message, extensions: { code: "BAD_REQUEST" } }] }),
+      );
+    });
+  }) as typeof socket.on;
+}
+
+function malformedSubscribe(data: RawData): { id: string; message: string } | null {
+  let message: unknown;
+  try {
+    message = JSON.parse(String(data));
+  } catch {
+    return null; // not JSON at all: a protocol error graphql-ws reports by closing
+  }
+  if (message === null || typeof message !== "object") return null;
+  const { type, id, payload } = message as { type?: unknown; id?: unknown; payload?: unknown };
+  if (type !== "subscribe" || typeof id !== "string" || id.length === 0) return null;
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) return { id, message: "subscribe payload must be an object" };
+  const p = payload as Record<string, unknown>;
+  if (typeof p.query !== "string") return { id, message: "subscribe payload.query must be a string" };
+  const isObject = (v: unknown) => v === undefined || v === null || (typeof v === "object" && !Array.isArray(v));
+  if (!isObject(p.variables)) return { id, message: "subscribe payload.variables must be an object or null" };
+  if (!isObject(p.extensions)) return { id, message: "subscribe payload.extensions must be an object or null" };
+  if (p.operationName !== undefined && p.operationName !== null && typeof p.operationName !== "string") {
+    return { id, message: "subscribe payload.operationName must be a string or null" };
+  }
+  return null;
 }
