@@ -57,7 +57,13 @@ FROM "Prompt" p;
 INSERT INTO "PromptSearch"(rowid, name, description, tags, content)
 SELECT rid, name, description, tags, content FROM "PromptSearchSource";
 
-CREATE TRIGGER "PromptSearch_prompt_insert" AFTER INSERT ON "Prompt" BEGIN
+-- The writers insert a prompt first, then its tags, then its versions (one transaction): the
+-- row is written once, by the version trigger, when everything is there. Rewriting an FTS5 row
+-- costs a delete and an insert of every token, so the prompt and tag triggers only act on a
+-- prompt whose latest version exists already (that is, one that is indexed).
+CREATE TRIGGER "PromptSearch_prompt_insert" AFTER INSERT ON "Prompt"
+WHEN EXISTS (SELECT 1 FROM "PromptVersion" WHERE "promptId" = NEW."id" AND "number" = NEW."latestVersionNumber")
+BEGIN
     INSERT INTO "PromptSearch"(rowid, name, description, tags, content)
     SELECT rid, name, description, tags, content FROM "PromptSearchSource" WHERE rid = NEW.rowid;
 END;
@@ -93,16 +99,22 @@ BEGIN
     WHERE rid = (SELECT rowid FROM "Prompt" WHERE "id" = NEW."promptId");
 END;
 
--- A tag row per statement row: createMany of n tags rewrites the FTS row n times, which is
--- cheap next to the write itself. Cascaded deletes find no Prompt row and do nothing.
-CREATE TRIGGER "PromptSearch_tag_insert" AFTER INSERT ON "PromptTag" BEGIN
+-- A tag row per statement row: replacing n tags of an indexed prompt rewrites its row n times.
+-- Cascaded deletes find no Prompt row and do nothing.
+CREATE TRIGGER "PromptSearch_tag_insert" AFTER INSERT ON "PromptTag"
+WHEN EXISTS (SELECT 1 FROM "Prompt" p JOIN "PromptVersion" v ON v."promptId" = p."id" AND v."number" = p."latestVersionNumber"
+             WHERE p."id" = NEW."promptId")
+BEGIN
     DELETE FROM "PromptSearch" WHERE rowid = (SELECT rowid FROM "Prompt" WHERE "id" = NEW."promptId");
     INSERT INTO "PromptSearch"(rowid, name, description, tags, content)
     SELECT rid, name, description, tags, content FROM "PromptSearchSource"
     WHERE rid = (SELECT rowid FROM "Prompt" WHERE "id" = NEW."promptId");
 END;
 
-CREATE TRIGGER "PromptSearch_tag_delete" AFTER DELETE ON "PromptTag" BEGIN
+CREATE TRIGGER "PromptSearch_tag_delete" AFTER DELETE ON "PromptTag"
+WHEN EXISTS (SELECT 1 FROM "Prompt" p JOIN "PromptVersion" v ON v."promptId" = p."id" AND v."number" = p."latestVersionNumber"
+             WHERE p."id" = OLD."promptId")
+BEGIN
     DELETE FROM "PromptSearch" WHERE rowid = (SELECT rowid FROM "Prompt" WHERE "id" = OLD."promptId");
     INSERT INTO "PromptSearch"(rowid, name, description, tags, content)
     SELECT rid, name, description, tags, content FROM "PromptSearchSource"

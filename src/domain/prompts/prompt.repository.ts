@@ -225,9 +225,10 @@ export class PromptRepository {
   ): Promise<void> {
     const now = prompt.createdAt;
     await this.run(async (tx) => {
+      // Prompt, tags, then the version: the search index row is written once, when all is there.
       await tx.prompt.create({ data: { ...prompt, updatedAt: now } });
-      await tx.promptVersion.create({ data: { ...version, promptId: prompt.id } });
       if (tags.length > 0) await tx.promptTag.createMany({ data: tags.map((tag) => ({ promptId: prompt.id, tag })) });
+      await tx.promptVersion.create({ data: { ...version, promptId: prompt.id } });
       if (extras.includes?.length) {
         await tx.promptInclude.createMany({ data: extras.includes.map((edge) => ({ promptId: prompt.id, ...edge })) });
       }
@@ -247,15 +248,18 @@ export class PromptRepository {
     if (rows.length === 0) return;
     const tags = rows.flatMap((r) => r.tags.map((tag) => ({ promptId: r.prompt.id, tag })));
     await this.run(async (tx) => {
-      // 9 and 11 bound values a row: 500 rows stay far below SQLite's variable limit.
-      for (const part of chunks(rows, 500)) {
+      // Prompts, tags, then versions: the search index row of each prompt is written once.
+      // 100 rows a statement: each statement blocks the event loop briefly, so reads interleave.
+      for (const part of chunks(rows, 100)) {
         await tx.$executeRaw`INSERT INTO Prompt (id, name, description, category, type, latestVersionNumber, createdAt, updatedAt, archivedAt)
           VALUES ${Prisma.join(part.map(({ prompt: p }) => Prisma.sql`(${p.id}, ${p.name}, ${p.description}, ${p.category}, ${p.type}, ${p.latestVersionNumber}, ${p.createdAt}, ${p.updatedAt}, ${p.archivedAt})`))}`;
+      }
+      for (const part of chunks(tags, 200)) {
+        await tx.$executeRaw`INSERT INTO PromptTag (promptId, tag) VALUES ${Prisma.join(part.map((t) => Prisma.sql`(${t.promptId}, ${t.tag})`))}`;
+      }
+      for (const part of chunks(rows, 100)) {
         await tx.$executeRaw`INSERT INTO PromptVersion (id, promptId, number, content, config, variables, commitMessage, author, contentHash, createdAt)
           VALUES ${Prisma.join(part.map(({ prompt, version: v }) => Prisma.sql`(${v.id}, ${prompt.id}, ${v.number}, ${v.content}, ${v.config}, ${v.variables}, ${v.commitMessage}, ${v.author}, ${v.contentHash}, ${v.createdAt})`))}`;
-      }
-      for (const part of chunks(tags, 2_000)) {
-        await tx.$executeRaw`INSERT INTO PromptTag (promptId, tag) VALUES ${Prisma.join(part.map((t) => Prisma.sql`(${t.promptId}, ${t.tag})`))}`;
       }
     });
   }
@@ -376,8 +380,8 @@ export class PromptRepository {
     const now = new Date();
     await this.run(async (tx) => {
       await tx.prompt.create({ data: prompt });
-      await tx.promptVersion.createMany({ data: versions.map((v) => ({ ...v, promptId: prompt.id })) });
       await tx.promptTag.createMany({ data: tags.map((tag) => ({ promptId: prompt.id, tag })) });
+      await tx.promptVersion.createMany({ data: versions.map((v) => ({ ...v, promptId: prompt.id })) });
       await tx.promptInclude.createMany({ data: includes.map((edge) => ({ promptId: prompt.id, ...edge })) });
       await applyLabelMoves(
         tx,
