@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { Prisma } from "../../generated/prisma/client.js";
 import type { Db } from "../../db/client.js";
 import type { Tx } from "../prompts/label.repository.js";
@@ -75,7 +76,7 @@ const toItem = (row: { operationId: string; index: number; input: string; status
 });
 
 /** Rows per insert statement when storing items: well under SQLite's bound-variable limit. */
-const INSERT_BATCH = 2_000;
+const INSERT_BATCH = 500;
 
 export class BulkRepository {
   constructor(private readonly db: Db) {}
@@ -95,14 +96,12 @@ export class BulkRepository {
     await this.db.$transaction(async (tx) => {
       await tx.bulkOperation.create({ data: { ...op, params: JSON.stringify(op.params) } });
       for (let start = 0; start < inputs.length; start += INSERT_BATCH) {
-        await tx.bulkOperationItem.createMany({
-          data: inputs.slice(start, start + INSERT_BATCH).map((input, i) => ({
-            operationId: op.id,
-            index: start + i,
-            input: JSON.stringify(input),
-            status: "PENDING",
-          })),
-        });
+        const rows = inputs
+          .slice(start, start + INSERT_BATCH)
+          .map((input, i) => Prisma.sql`(${op.id}, ${start + i}, ${JSON.stringify(input)}, 'PENDING', 0)`);
+        await tx.$executeRaw`INSERT INTO BulkOperationItem (operationId, "index", input, status, attempt) VALUES ${Prisma.join(rows)}`;
+        // Plain reads use their own connection; let them run between batches of a large request.
+        await yieldToEventLoop();
       }
     });
   }

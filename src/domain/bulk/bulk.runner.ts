@@ -20,6 +20,13 @@ export interface RunnerOptions {
   progressIntervalMs: number;
 }
 
+/**
+ * better-sqlite3 answers synchronously, so a chain of awaited statements never returns to the
+ * event loop by itself: a chunk would hold every incoming request until it commits. The runner
+ * yields after every SLICE batched items and every 10 one-by-one items, so requests interleave.
+ */
+const SLICE = 50;
+
 interface Services {
   prompts: PromptService;
   labels: LabelService;
@@ -122,7 +129,8 @@ export class BulkRunner {
           const batched = await this.runBatch(tx, op, items, bound);
           outcomes.push(...batched);
           const done = new Set(batched.map((o) => o.index));
-          for (const item of items.filter((i) => !done.has(i.index))) {
+          for (const [n, item] of items.filter((i) => !done.has(i.index)).entries()) {
+            if (n > 0 && n % 10 === 0) await yieldToEventLoop();
             const outcome = await this.runItem(tx, op, item, bound);
             outcomes.push(outcome);
             if (outcome.status === "FAILED" && op.stopOnError) {
@@ -168,7 +176,12 @@ export class BulkRunner {
     if (batch.length < 2) return [];
     await tx.$executeRawUnsafe("SAVEPOINT bulk_batch");
     try {
-      const results = await bound.prompts.createMany(batch.map((item) => toCreateCommand(item.input as Record<string, unknown>)), op.createdBy);
+      const results: Awaited<ReturnType<PromptService["createMany"]>> = [];
+      for (let start = 0; start < batch.length; start += SLICE) {
+        const slice = batch.slice(start, start + SLICE).map((item) => toCreateCommand(item.input as Record<string, unknown>));
+        results.push(...(await bound.prompts.createMany(slice, op.createdBy)));
+        await yieldToEventLoop();
+      }
       await tx.$executeRawUnsafe(op.dryRun ? "ROLLBACK TO bulk_batch" : "RELEASE bulk_batch");
       if (op.dryRun) await tx.$executeRawUnsafe("RELEASE bulk_batch");
       return results.map((r, i): ItemOutcome =>

@@ -1,0 +1,27 @@
+// npm run bench [scenario...]: builds, pins this process (the load generator) to core 1 and
+// the server to core 0, runs each scenario against its same-run baseline, writes bench/results/.
+import { bulkScenario } from "./bulk.bench.js";
+import { machine, writeReport } from "./lib.js";
+
+const SCENARIOS: Record<string, () => Promise<{ summary: Record<string, unknown> } & Record<string, unknown>>> = {
+  bulk: bulkScenario,
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const names = wanted.length > 0 ? wanted : Object.keys(SCENARIOS);
+for (const name of names) {
+  const scenario = SCENARIOS[name];
+  if (!scenario) {
+    process.stderr.write(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(", ")}\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`running ${name}...\n`);
+  const result = await scenario();
+  const host = machine();
+  const rows = Object.entries(result.summary).map(([k, v]) => `| ${k} | ${String(v)} |`).join("\n");
+  writeReport(
+    name,
+    { scenario: name, machine: host, ...result },
+    `# ${name}\n\n${host.date}, commit ${host.commit}, Node ${host.node}, ${host.cores} x ${host.cpu}\n\n| metric | value |\n|---|---|\n${rows}\n`,
+  );
+}
