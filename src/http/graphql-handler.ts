@@ -18,8 +18,15 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<str
   return Buffer.concat(chunks).toString("utf8");
 }
 
-export function sendJsonError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
-  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+export function sendJsonError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+  details: Record<string, unknown> = {},
+) {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code, ...details } }] });
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers }).end(body);
 }
 
@@ -47,9 +54,14 @@ export function createGraphQLHandler(
       } catch (error) {
         if (error instanceof BodyTooLargeError) {
           // The rest of the body is not read; closing the connection is the only clean way out.
-          return sendJsonError(res, 413, "PAYLOAD_TOO_LARGE", `request body exceeds ${options.maxBodyBytes} bytes`, {
-            connection: "close",
-          });
+          return sendJsonError(
+            res,
+            413,
+            "BAD_USER_INPUT",
+            `request body exceeds ${options.maxBodyBytes} bytes (PROMPT_STORE_MAX_BODY_BYTES)`,
+            { connection: "close" },
+            { field: "body", limit: options.maxBodyBytes },
+          );
         }
         throw error;
       }
