@@ -48,7 +48,7 @@ import { SearchService } from "./domain/search/search.service.js";
 import { SearchResolver } from "./resolvers/search/search.resolver.js";
 import { getSchema } from "./resolvers/schema.js";
 import { validationRules } from "./validation-rules.js";
-import { EventBus } from "./subscriptions/pubsub.js";
+import { createEventBus } from "./subscriptions/pubsub.js";
 import { startWsServer } from "./subscriptions/ws-server.js";
 
 const ROOT = new URL("../", import.meta.url);
@@ -86,7 +86,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   if (!(await migrations.check())) {
     logger.warn({ db: config.dbFile, pending: migrations.pending }, "database is not migrated: run `npm run db:migrate`; not ready until then");
   }
-  const bus = new EventBus();
+  const bus = await createEventBus(config, logger);
 
   const promptRepository = new PromptRepository(db);
   const labelRepository = new LabelRepository(db);
@@ -177,7 +177,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       checks.database = { ok: false, detail: (error as Error).message };
     }
     if (shuttingDown) checks.shutdown = { ok: false, detail: "shutting down" };
-    return { ready: Object.values(checks).every((check) => check.ok) && "migrations" in checks, checks };
+    const ready = Object.values(checks).every((check) => check.ok) && "migrations" in checks;
+    // Without Redis the instance still serves everything; only other instances' live events are missing.
+    const events = bus.health();
+    if (events) checks.redis = events;
+    return { ready, degraded: events ? !events.ok : false, checks };
   };
 
   const startedAt = Date.now();
@@ -241,6 +245,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         // The chunk in flight commits; unfinished operations resume on the next start.
         await runner.stop();
         await apollo.stop();
+        await bus.close();
         await db.$disconnect();
         logger.info("prompt store stopped");
       })()),

@@ -49,6 +49,50 @@ function nonEmpty(name: string, fallback: string) {
     .transform((raw) => (raw === undefined || raw.trim() === "" ? fallback : raw.trim()));
 }
 
+/** A URL with its credentials hidden, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^/]*@/, "//***@");
+}
+
+function redisUrl(name: string) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): string | undefined => {
+      if (raw === undefined || raw.trim() === "") return undefined;
+      const value = raw.trim();
+      let url: URL | undefined;
+      try {
+        url = new URL(value);
+      } catch {
+        url = undefined;
+      }
+      // The path, when present, is the database number.
+      if (!url || (url.protocol !== "redis:" && url.protocol !== "rediss:") || url.hostname === "" || !/^(\/\d*)?$/.test(url.pathname)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${name} must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0 (got "${redactUrl(value)}")`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+function pattern(name: string, regex: RegExp, description: string, fallback: string) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === "") return fallback;
+      if (!regex.test(raw.trim())) {
+        ctx.addIssue({ code: "custom", message: `${name} must be ${description} (got "${raw}")` });
+        return z.NEVER;
+      }
+      return raw.trim();
+    });
+}
+
 const envSchema = z.object({
   PROMPT_STORE_ENV: oneOf("PROMPT_STORE_ENV", ENVIRONMENTS, "development"),
   PROMPT_STORE_HOST: nonEmpty("PROMPT_STORE_HOST", "127.0.0.1"),
@@ -63,6 +107,9 @@ const envSchema = z.object({
   PROMPT_STORE_BULK_MAX_ITEMS: integer("PROMPT_STORE_BULK_MAX_ITEMS", 1, 10_000_000, 100_000),
   PROMPT_STORE_BULK_CHUNK_SIZE: integer("PROMPT_STORE_BULK_CHUNK_SIZE", 1, 100_000, 500),
   PROMPT_STORE_BULK_CHUNK_MS: integer("PROMPT_STORE_BULK_CHUNK_MS", 1, 60_000, 50),
+  REDIS_URL: redisUrl("REDIS_URL"),
+  PROMPT_STORE_REDIS_PREFIX: pattern("PROMPT_STORE_REDIS_PREFIX", /^[A-Za-z0-9_.:-]{1,64}$/, "1-64 letters, digits or . _ : -", "prompt-store"),
+  PROMPT_STORE_REDIS_RECONNECT_MAX_MS: integer("PROMPT_STORE_REDIS_RECONNECT_MAX_MS", 10, 60_000, 2_000),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -92,6 +139,16 @@ export interface AppConfig {
     /** A chunk also ends after this long, bounding how long other statements wait. */
     chunkMs: number;
   };
+  /** Set when REDIS_URL is: live events cross instances through it (the cache is meant to use it too). */
+  redis?: RedisConfig;
+}
+
+export interface RedisConfig {
+  url: string;
+  /** Namespace of this deployment's channels and keys (pub/sub channels ignore the database number). */
+  prefix: string;
+  /** Longest wait between reconnection attempts while Redis is unreachable. */
+  reconnectMaxMs: number;
 }
 
 export class ConfigError extends Error {
@@ -120,5 +177,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.PROMPT_STORE_SHUTDOWN_TIMEOUT_MS,
     maxQueryDepth: e.PROMPT_STORE_MAX_QUERY_DEPTH,
     bulk: { maxItems: e.PROMPT_STORE_BULK_MAX_ITEMS, chunkSize: e.PROMPT_STORE_BULK_CHUNK_SIZE, chunkMs: e.PROMPT_STORE_BULK_CHUNK_MS },
+    ...(e.REDIS_URL && {
+      redis: { url: e.REDIS_URL, prefix: e.PROMPT_STORE_REDIS_PREFIX, reconnectMaxMs: e.PROMPT_STORE_REDIS_RECONNECT_MAX_MS },
+    }),
   };
 }

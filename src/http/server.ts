@@ -12,6 +12,8 @@ export interface HealthInfo {
 
 export interface Readiness {
   ready: boolean;
+  /** Ready, but a non-essential check fails (e.g. Redis: this instance serves, other instances' live events are missing). */
+  degraded?: boolean;
   checks: Record<string, { ok: boolean; detail?: string }>;
 }
 
@@ -49,7 +51,8 @@ export function createHttpServer(routes: HttpRoutes, logger: Logger) {
       if (path === "/health") return json(res, 200, routes.health());
       if (path === "/ready") {
         const readiness = await routes.readiness();
-        return json(res, readiness.ready ? 200 : 503, { status: readiness.ready ? "ready" : "not ready", ...readiness });
+        const status = !readiness.ready ? "not ready" : readiness.degraded ? "degraded" : "ready";
+        return json(res, readiness.ready ? 200 : 503, { status, ...readiness });
       }
       if (routes.graphiql.serve(path, req.method ?? "GET", res)) return;
       if (path === "/") {
