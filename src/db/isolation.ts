@@ -75,10 +75,15 @@ export function isolateTransactions(factory: SqlDriverAdapterFactory, readers?: 
           await reader?.dispose();
           await inner.dispose();
         },
-        async startTransaction(isolationLevel) {
+        async startTransaction() {
           const release = await gate.acquire();
           try {
-            return holdUntilEnd(await inner.startTransaction(isolationLevel), release);
+            // BEGIN IMMEDIATE, not the adapter's deferred BEGIN: a deferred transaction that reads
+            // and then writes fails at once with SQLITE_BUSY when another process wrote meanwhile
+            // (the busy timeout does not apply to that upgrade). Taking the write lock up front
+            // makes a second process wait for it instead.
+            await inner.executeScript("BEGIN IMMEDIATE");
+            return ownTransaction(inner, release);
           } catch (error) {
             release();
             throw error;
@@ -91,26 +96,22 @@ export function isolateTransactions(factory: SqlDriverAdapterFactory, readers?: 
   };
 }
 
-function holdUntilEnd(tx: Transaction, release: () => void): Transaction {
+/**
+ * A transaction on the shared connection. Prisma sends COMMIT or ROLLBACK itself through
+ * executeRaw (usePhantomQuery: false); commit() and rollback() only mark the end of it.
+ */
+function ownTransaction(inner: SqlDriverAdapter, release: () => void): Transaction {
   return {
-    provider: tx.provider,
-    adapterName: tx.adapterName,
-    options: tx.options,
-    queryRaw: (query) => tx.queryRaw(query),
-    executeRaw: (query) => tx.executeRaw(query),
+    provider: inner.provider,
+    adapterName: inner.adapterName,
+    options: { usePhantomQuery: false },
+    queryRaw: (query) => inner.queryRaw(query),
+    executeRaw: (query) => inner.executeRaw(query),
     async commit() {
-      try {
-        await tx.commit();
-      } finally {
-        release();
-      }
+      release();
     },
     async rollback() {
-      try {
-        await tx.rollback();
-      } finally {
-        release();
-      }
+      release();
     },
   };
 }
