@@ -33,8 +33,10 @@ export async function bulkScenario() {
       if (alone.succeeded !== ITEMS) throw new Error(`round ${round}: ${alone.succeeded} of ${ITEMS} succeeded`);
       // Reads at half capacity, idle, then while a job runs (alternating, same rate).
       const idle = await loadAtRate({ port, rate, seconds: 3, next: read, check });
+      // "While the job runs": from the moment startBulkOperation has answered (QUEUED) to its end.
       let finished = false;
-      const job = runJob(port, `round${round}`, ITEMS).finally(() => (finished = true));
+      const id = await startJob(port, `round${round}`, ITEMS);
+      const job = waitForJob(port, id).finally(() => (finished = true));
       const duringJob = await loadAtRate({ port, rate, seconds: 120, until: () => finished, next: read, check });
       const result = await job;
       if (result.succeeded !== ITEMS) throw new Error(`round ${round}: ${result.succeeded} of ${ITEMS} succeeded`);
@@ -64,12 +66,20 @@ export async function bulkScenario() {
 }
 
 async function runJob(port: number, prefix: string, count: number) {
+  return waitForJob(port, await startJob(port, prefix, count));
+}
+
+async function startJob(port: number, prefix: string, count: number): Promise<string> {
   const items = Array.from({ length: count }, (_, i) => ({ name: `${prefix}/p${i}`, content: `Prompt ${i} for {{customer}} about ${prefix}`, tags: ["bench", prefix] }));
   const { startBulkOperation } = await graphql(port, "mutation($input: StartBulkOperationInput!) { startBulkOperation(input: $input) { id } }", {
     input: { kind: "CREATE_PROMPTS", items },
   });
+  return startBulkOperation.id as string;
+}
+
+async function waitForJob(port: number, id: string) {
   for (;;) {
-    const { bulkOperation: op } = await graphql(port, STATUS, { id: startBulkOperation.id });
+    const { bulkOperation: op } = await graphql(port, STATUS, { id });
     if (op.status === "COMPLETED" || op.status === "FAILED") {
       const seconds = (Date.parse(op.finishedAt) - Date.parse(op.startedAt)) / 1000;
       return { succeeded: op.succeeded as number, itemsPerSecond: round(op.processed / seconds, 0) };
