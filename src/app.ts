@@ -92,7 +92,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const labelRepository = new LabelRepository(db);
   const prompts = new PromptService(promptRepository, bus, { maxContentBytes: config.maxContentBytes });
   const labels = new LabelService(labelRepository, prompts, bus);
-  const renderer = new RenderService(prompts, promptRepository, labels);
+  // Rendering may legitimately grow a prompt through includes and variables, but not without bound.
+  const renderer = new RenderService(prompts, promptRepository, labels, 4 * config.maxContentBytes);
   const relationshipRepository = new RelationshipRepository(db);
   const relationships = new RelationshipService(relationshipRepository, prompts);
   const diffs = new DiffService(prompts);

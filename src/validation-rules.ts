@@ -14,21 +14,31 @@ export function depthLimit(maxDepth: number): ValidationRule {
     for (const definition of context.getDocument().definitions) {
       if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
     }
-    const depthOf = (set: SelectionSetNode | undefined, seen: Set<string>): number => {
+    // A fragment's depth does not depend on where it is spread, so each is computed once: without
+    // the cache, fragments that spread each other twice per level take exponential time.
+    const fragmentDepth = new Map<string, number>();
+    const depthOf = (set: SelectionSetNode | undefined, visiting: Set<string>): number => {
       if (!set) return 0;
       let deepest = 0;
       for (const selection of set.selections) {
         if (selection.kind === Kind.FIELD) {
           if (selection.name.value.startsWith("__")) continue;
-          deepest = Math.max(deepest, selection.selectionSet ? 1 + depthOf(selection.selectionSet, seen) : 1);
+          deepest = Math.max(deepest, selection.selectionSet ? 1 + depthOf(selection.selectionSet, visiting) : 1);
         } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-          deepest = Math.max(deepest, depthOf(selection.selectionSet, seen));
+          deepest = Math.max(deepest, depthOf(selection.selectionSet, visiting));
         } else {
           const name = selection.name.value;
           const fragment = fragments.get(name);
           // A fragment cycle is reported by GraphQL's own rules; stop here.
-          if (!fragment || seen.has(name)) continue;
-          deepest = Math.max(deepest, depthOf(fragment.selectionSet, new Set([...seen, name])));
+          if (!fragment || visiting.has(name)) continue;
+          let depth = fragmentDepth.get(name);
+          if (depth === undefined) {
+            visiting.add(name);
+            depth = depthOf(fragment.selectionSet, visiting);
+            visiting.delete(name);
+            fragmentDepth.set(name, depth);
+          }
+          deepest = Math.max(deepest, depth);
         }
       }
       return deepest;

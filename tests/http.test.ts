@@ -153,3 +153,14 @@ describe("operational endpoints", () => {
     expect((await fetch(`${base}/graphiql/%2e%2e/%2e%2e/package.json`)).status).toBe(404);
   });
 });
+
+describe("validation cost", () => {
+  it("checks the depth of fragments that spread each other twice per level in linear time", async () => {
+    const n = 40;
+    const fragments = Array.from({ length: n }, (_, i) => `fragment F${i} on Prompt { ...F${i + 1} ...F${i + 1} }`).join(" ");
+    const query = `query { prompts { nodes { ...F0 } } } ${fragments} fragment F${n} on Prompt { name }`;
+    // 2^40 fragment visits if depths were not cached: the request would never finish.
+    const res = await post({ query });
+    expect(res.status).toBe(200);
+  });
+});

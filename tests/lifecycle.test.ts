@@ -232,3 +232,18 @@ describe("templates", () => {
     expect(missingLabel.errors![0]!.message).toContain("canary");
   });
 });
+
+describe("render limits", () => {
+  it("refuses a render that repeated includes would blow up, before building it", async () => {
+    await t.ok(CreatePromptDocument, { input: { name: "boom/p0", content: "x".repeat(100) } });
+    await t.ok(CreatePromptDocument, { input: { name: "boom/p1", content: "{{> boom/p0}}".repeat(200) } });
+    await t.ok(CreatePromptDocument, { input: { name: "boom/p2", content: "{{> boom/p1}}".repeat(200) } });
+    await t.ok(CreatePromptDocument, { input: { name: "boom/p3", content: "{{> boom/p2}}".repeat(20) } });
+    const result = await t.execute(RenderDocument, { input: { name: "boom/p3" } });
+    expect(codes(result)).toEqual(["BAD_USER_INPUT"]);
+    expect(result.errors![0]!.message).toMatch(/would exceed 1048576 characters/);
+    // One level is fine: 200 x 100 characters.
+    const ok = await t.ok(RenderDocument, { input: { name: "boom/p1" } });
+    expect(ok.renderPrompt.text).toHaveLength(20_000);
+  });
+});

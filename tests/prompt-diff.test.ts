@@ -430,3 +430,15 @@ describe("diffPromptContent: config", () => {
     expect(JSON.parse(JSON.stringify(diff))).toEqual(diff);
   });
 });
+
+describe("diff cost is bounded", () => {
+  it("gives up word detail on a huge, wholly different line instead of stalling", () => {
+    const words = (seed: string) => Array.from({ length: 20_000 }, (_, i) => `${seed}${i}`).join(" ");
+    const diff = diffPromptContent({ content: { type: "TEXT", text: words("a") }, config: {} }, { content: { type: "TEXT", text: words("b") }, config: {} });
+    const lines = diff.hunks.flatMap((h) => h.lines);
+    expect(lines.map((l) => l.kind)).toEqual(["REMOVED", "ADDED"]);
+    // Without the time budget this word diff takes minutes; with it the line keeps no segments.
+    expect(lines.map((l) => l.segments)).toEqual([null, null]);
+    expect(diff.stats).toMatchObject({ linesAdded: 1, linesRemoved: 1 });
+  });
+});

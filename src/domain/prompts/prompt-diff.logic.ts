@@ -22,6 +22,29 @@ import {
 
 export const DEFAULT_DIFF_CONTEXT = 3;
 
+/**
+ * jsdiff's Myers algorithm is O(N*D): two long, very different texts could hold the event
+ * loop for minutes. Past these budgets (ms) a diff degrades instead: lines or messages become
+ * one removal plus one addition, a changed line loses its word detail.
+ */
+const LINE_DIFF_MS = 500;
+const WORD_DIFF_MS = 50;
+
+/** The whole old text removed and the whole new text added, as one unified-diff hunk. */
+function wholeReplacement(oldCount: number, newCount: number) {
+  return {
+    hunks: [
+      {
+        oldStart: 1,
+        oldLines: oldCount,
+        newStart: 1,
+        newLines: newCount,
+        lines: [...Array.from({ length: oldCount }, () => "-"), ...Array.from({ length: newCount }, () => "+")],
+      },
+    ],
+  };
+}
+
 export type LineChangeKind = "ADDED" | "REMOVED" | "UNCHANGED";
 export type MessageChangeKind = "ADDED" | "REMOVED" | "CHANGED" | "UNCHANGED";
 export type ConfigChangeKind = "ADDED" | "REMOVED" | "CHANGED";
@@ -158,7 +181,9 @@ function diffText(oldText: string, newText: string, context: number, stats: Diff
   // our model already made a trailing newline an explicit empty line.
   const terminated = (lines: string[]) => lines.map((line) => `${line}\n`).join("");
   let removed = 0;
-  const patch = structuredPatch("", "", terminated(oldLines), terminated(newLines), undefined, undefined, { context });
+  const patch =
+    structuredPatch("", "", terminated(oldLines), terminated(newLines), undefined, undefined, { context, timeout: LINE_DIFF_MS }) ??
+    wholeReplacement(oldLines.length, newLines.length);
   const hunks = patch.hunks.map((hunk): DiffHunk => {
     let oldNumber = hunk.oldStart;
     let newNumber = hunk.newStart;
@@ -204,7 +229,9 @@ function pairLines(lines: DiffLine[]): void {
     const removed = block.filter((line) => line.kind === "REMOVED");
     const added = block.filter((line) => line.kind === "ADDED");
     for (let i = 0; i < Math.min(removed.length, added.length); i++) {
-      const changes = diffWordsWithSpace(removed[i]!.text, added[i]!.text);
+      // Past the time budget a changed line keeps no word detail rather than stall the server.
+      const changes = diffWordsWithSpace(removed[i]!.text, added[i]!.text, { timeout: WORD_DIFF_MS });
+      if (!changes) continue;
       removed[i]!.segments = segments(changes.filter((change) => !change.added));
       added[i]!.segments = segments(changes.filter((change) => !change.removed));
     }
@@ -254,7 +281,11 @@ function diffMessages(from: ChatMessage[], to: ChatMessage[], context: number, s
     removed = [];
     added = [];
   };
-  for (const change of diffArrays(from, to, { comparator: same })) {
+  const aligned = diffArrays(from, to, { comparator: same, timeout: LINE_DIFF_MS }) ?? [
+    { value: from, count: from.length, removed: true, added: false },
+    { value: to, count: to.length, removed: false, added: true },
+  ];
+  for (const change of aligned) {
     for (let i = 0; i < change.count; i++) {
       if (change.removed) removed.push(oldIndex++);
       else if (change.added) added.push(newIndex++);

@@ -40,6 +40,8 @@ export class RenderService {
     private readonly prompts: PromptService,
     private readonly repo: PromptRepository,
     private readonly labels: LabelService,
+    /** Largest rendered text (per template or message), in characters. */
+    private readonly maxRenderedChars: number,
   ) {}
 
   async render(request: RenderRequest): Promise<RenderResult> {
@@ -83,7 +85,18 @@ export class RenderService {
     const refs = parseIncludes({ type: "TEXT", text: template });
     const included = new Map<string, string>();
     for (const ref of refs) included.set(ref.raw, await this.renderInclude(ref, variables, acc, stack));
+    // Includes repeated at every level multiply the output: check its size before building it.
+    let size = template.length;
+    for (const [raw, text] of included) size += text.length * (template.split(raw).length - 1);
+    if (size > this.maxRenderedChars) {
+      throw badInput("name", `the rendered prompt would exceed ${this.maxRenderedChars} characters (includes repeat too much)`, {
+        limit: this.maxRenderedChars,
+      });
+    }
     const outcome = renderText(template, variables, included);
+    if (outcome.text.length > this.maxRenderedChars) {
+      throw badInput("variables", `the rendered prompt would exceed ${this.maxRenderedChars} characters`, { limit: this.maxRenderedChars });
+    }
     outcome.used.forEach((name) => acc.used.add(name));
     outcome.missing.forEach((name) => acc.missing.add(name));
     return outcome.text;
