@@ -48,7 +48,7 @@ import { SearchService } from "./domain/search/search.service.js";
 import { SearchResolver } from "./resolvers/search/search.resolver.js";
 import { getSchema } from "./resolvers/schema.js";
 import { validationRules } from "./validation-rules.js";
-import { createEventBus } from "./subscriptions/pubsub.js";
+import { createEventBus, type EventBus } from "./subscriptions/pubsub.js";
 import { startWsServer } from "./subscriptions/ws-server.js";
 
 const ROOT = new URL("../", import.meta.url);
@@ -62,6 +62,8 @@ export interface App {
   /** Every SQL statement Prisma sent (tests assert on it). */
   statements: StatementCounter;
   services: { prompts: PromptService; bulk: BulkService; runner: BulkRunner; notifications: NotificationService };
+  /** The app's event bus (tests watch what is published). */
+  bus: EventBus;
   apollo: ApolloServer<AppContext>;
   createContext(requestId: string, options?: { cache: boolean }): AppContext;
   readiness(): Promise<Readiness>;
@@ -219,6 +221,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     db,
     statements,
     services: { prompts, bulk, runner, notifications },
+    bus,
     apollo,
     createContext: makeContext,
     readiness,

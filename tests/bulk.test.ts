@@ -63,6 +63,30 @@ describe("bulk operations", () => {
     expect(await t.app.db.prompt.count({ where: { name: { startsWith: "bulk-create/" } } })).toBe(100);
   });
 
+  it("keeps one malformed item from failing the operation, and publishes events only for committed rows", async () => {
+    const created: string[] = [];
+    const events = t.app.bus.subscribe("prompt.events");
+    const consuming = (async () => {
+      for await (const event of events) if (event.type === "CREATED" && event.promptName.startsWith("bulk-mal/")) created.push(event.promptId);
+    })();
+    const items = [
+      ...names("bulk-mal", 55).map((name) => ({ name, content: "x" })),
+      { name: "bulk-mal/chat", type: "CHAT", messages: [{ role: 5, content: "hi" }] },
+      { name: "bulk-mal/bad", messages: "oops" },
+    ];
+    const op = await run({ kind: "CREATE_PROMPTS", items });
+    expect(op).toMatchObject({ status: "COMPLETED", succeeded: 55, failed: 2 });
+    const failed = (await t.ok(GetBulkDocument, { id: op.id, status: "FAILED" })).bulkOperation!.items.nodes;
+    expect(failed.map((i) => i.errorCode)).toEqual(["BAD_USER_INPUT", "BAD_USER_INPUT"]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await events.return(undefined);
+    await consuming;
+    const rows = await t.app.db.prompt.findMany({ where: { name: { startsWith: "bulk-mal/" } }, select: { id: true } });
+    expect(rows).toHaveLength(55);
+    expect(new Set(created)).toEqual(new Set(rows.map((r) => r.id)));
+    expect(created).toHaveLength(55);
+  });
+
   it("updates, tags, labels, archives and deletes prompts selected inline or by filter", async () => {
     await run({ kind: "CREATE_PROMPTS", items: names("bulk-sel", 30).map((name) => ({ name, content: "v1" })) });
     const updated = await run({

@@ -85,4 +85,14 @@ export class BufferedPublisher implements EventPublisher {
   discard(): void {
     this.pending.length = 0;
   }
+
+  /** A position to roll back to, taken with a database savepoint. */
+  mark(): number {
+    return this.pending.length;
+  }
+
+  /** Forgets what was published since `mark` (the savepoint was rolled back). */
+  rollbackTo(mark: number): void {
+    this.pending.length = mark;
+  }
 }

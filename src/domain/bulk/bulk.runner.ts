@@ -93,7 +93,8 @@ export class BulkRunner {
       } catch (error) {
         this.logger.error({ err: error, operationId: id }, "bulk operation crashed");
         const op = await this.repo.findById(id);
-        if (op) await this.end(op, "FAILED", `internal error: the operation stopped (${(error as Error).message})`);
+        // The cause is in the log (with the operation id), not in what users see.
+        if (op) await this.end(op, "FAILED", `internal error: the operation stopped; see the server log for operation ${id}`);
       }
     }
   }
@@ -171,10 +172,15 @@ export class BulkRunner {
     if (op.kind !== "CREATE_PROMPTS" || op.stopOnError) return [];
     const batch = items.filter((item) => {
       const input = item.input as Record<string, unknown> | null;
-      return input !== null && typeof input === "object" && typeof input.name === "string" && PromptService.batchable(toCreateCommand(input));
+      try {
+        return input !== null && typeof input === "object" && typeof input.name === "string" && PromptService.batchable(toCreateCommand(input));
+      } catch {
+        return false; // malformed: the one-by-one path reports it as that item's failure
+      }
     });
     if (batch.length < 2) return [];
     await tx.$executeRawUnsafe("SAVEPOINT bulk_batch");
+    const mark = bound.events.mark();
     try {
       const results: Awaited<ReturnType<PromptService["createMany"]>> = [];
       for (let start = 0; start < batch.length; start += SLICE) {
@@ -184,6 +190,7 @@ export class BulkRunner {
       }
       await tx.$executeRawUnsafe(op.dryRun ? "ROLLBACK TO bulk_batch" : "RELEASE bulk_batch");
       if (op.dryRun) await tx.$executeRawUnsafe("RELEASE bulk_batch");
+      if (op.dryRun) bound.events.rollbackTo(mark);
       return results.map((r, i): ItemOutcome =>
         "error" in r
           ? { index: batch[i]!.index, status: "FAILED", errorCode: r.error.code, errorMessage: r.error.message, result: null }
@@ -192,6 +199,7 @@ export class BulkRunner {
     } catch (error) {
       // Something only the database could tell (e.g. a name taken meanwhile): let each item find out alone.
       await tx.$executeRawUnsafe("ROLLBACK TO bulk_batch");
+      bound.events.rollbackTo(mark);
       await tx.$executeRawUnsafe("RELEASE bulk_batch");
       this.logger.warn({ err: error, operationId: op.id }, "batched create failed; running the chunk item by item");
       return [];
@@ -202,14 +210,19 @@ export class BulkRunner {
   private async runItem(tx: Tx, op: BulkOperationRecord, item: BulkItemRecord, bound: ReturnType<BulkRunner["bind"]>): Promise<ItemOutcome> {
     const input = item.input !== null && typeof item.input === "object" ? (item.input as Record<string, unknown>) : {};
     await tx.$executeRawUnsafe("SAVEPOINT bulk_item");
+    const mark = bound.events.mark();
     try {
       const { status, result } = await HANDLERS[op.kind](input, op.params, { ...bound, actor: op.createdBy });
-      if (op.dryRun) await tx.$executeRawUnsafe("ROLLBACK TO bulk_item");
+      if (op.dryRun) {
+        await tx.$executeRawUnsafe("ROLLBACK TO bulk_item");
+        bound.events.rollbackTo(mark);
+      }
       await tx.$executeRawUnsafe("RELEASE bulk_item");
       return { index: item.index, status, errorCode: null, errorMessage: null, result: op.dryRun ? { ...result, dryRun: true } : result };
     } catch (error) {
       await tx.$executeRawUnsafe("ROLLBACK TO bulk_item");
       await tx.$executeRawUnsafe("RELEASE bulk_item");
+      bound.events.rollbackTo(mark);
       // Items are user JSON: a field of the wrong type surfaces as a TypeError in the rules.
       if (error instanceof TypeError) {
         return { index: item.index, status: "FAILED", errorCode: "BAD_USER_INPUT", errorMessage: `malformed item: ${error.message}`, result: null };
@@ -222,6 +235,7 @@ export class BulkRunner {
   private bind(tx: Tx, buffer: BufferedPublisher) {
     const prompts = this.services.prompts.withTx(tx, buffer);
     return {
+      events: buffer,
       prompts,
       labels: this.services.labels.withTx(tx, buffer, prompts),
       importer: this.services.importer.withTx(tx, buffer, prompts),

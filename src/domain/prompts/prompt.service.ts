@@ -154,6 +154,8 @@ export class PromptService {
         return { prompt, version, tags: validateTags(command.tags ?? []) };
       } catch (error) {
         if (error instanceof AppError) return { error };
+        // Commands come from user JSON: a field of the wrong type surfaces as a TypeError.
+        if (error instanceof TypeError) return { error: badInput("item", `malformed item: ${error.message}`) };
         throw error;
       }
     });
