@@ -130,12 +130,18 @@ describe("export and import", () => {
           { name: "cycle/b", type: "TEXT", versions: [{ number: 1, content: "{{> cycle/a}}" }] },
           { name: "ok/one", type: "TEXT", versions: [{ number: 1, content: "duplicate" }] },
           { type: "TEXT" },
+          { name: "bad/tags", type: "TEXT", tags: ["Bad Tag!"], versions: [{ number: 1, content: "x" }] },
+          { name: "bad/needs-tags", type: "TEXT", versions: [{ number: 1, content: "B {{> bad/tags}}" }] },
+          { name: "bad/self", type: "TEXT", versions: [{ number: 1, content: "x" }], relationships: [{ type: "SIMILAR_TO", target: "bad/self" }] },
         ],
       };
       const { importPrompts } = await target.ok(ImportPromptsDocument, { document });
-      expect(importPrompts).toMatchObject({ created: 1, failed: 8 });
+      expect(importPrompts).toMatchObject({ created: 1, failed: 11 });
       expect(importPrompts.items.map((i) => [i.status, i.error?.code ?? null])).toEqual([
         ["CREATED", null],
+        ["FAILED", "BAD_USER_INPUT"],
+        ["FAILED", "BAD_USER_INPUT"],
+        ["FAILED", "BAD_USER_INPUT"],
         ["FAILED", "BAD_USER_INPUT"],
         ["FAILED", "BAD_USER_INPUT"],
         ["FAILED", "BAD_USER_INPUT"],

@@ -16,7 +16,7 @@ import {
   type PromptContent,
 } from "./prompt.logic.js";
 import type { Tx } from "./label.repository.js";
-import type { IncludeEdge, NewVersion, PromptRecord, PromptRepository } from "./prompt.repository.js";
+import { isUniqueViolation, type IncludeEdge, type NewVersion, type PromptRecord, type PromptRepository } from "./prompt.repository.js";
 import type { PromptService } from "./prompt.service.js";
 import { parseIncludes, selectorOf } from "./template.logic.js";
 import { exportDocument, exportedPrompt, type ExportedPrompt } from "./transfer.format.js";
@@ -101,6 +101,15 @@ export class ImportService {
         const prompt = await this.createOne(plan, created, inStore);
         created.set(plan.name, prompt);
         Object.assign(item, { status: "CREATED", versionsCreated: plan.versions.length });
+        // Each prompt commits on its own: announce it now, whatever happens to the rest.
+        this.events.publish("prompt.events", {
+          type: "CREATED",
+          promptId: prompt.id,
+          promptName: prompt.name,
+          versionNumber: prompt.latestVersionNumber,
+          occurredAt: new Date().toISOString(),
+          actor,
+        });
       } catch (error) {
         item.error = errorOf(error);
       }
@@ -124,16 +133,6 @@ export class ImportService {
       }
     }
     await this.linkAll(valid, items, created, actor);
-    for (const prompt of created.values()) {
-      this.events.publish("prompt.events", {
-        type: "CREATED",
-        promptId: prompt.id,
-        promptName: prompt.name,
-        versionNumber: prompt.latestVersionNumber,
-        occurredAt: new Date().toISOString(),
-        actor,
-      });
-    }
     return items;
   }
 
@@ -155,7 +154,11 @@ export class ImportService {
       validateLabel(label.name, "labels");
       if (label.version > versions.length) throw badInput("labels", `${name}: label ${label.name} points at missing version ${label.version}`);
     }
-    doc.relationships.forEach((r) => validateRelationshipType(r.type, "relationships"));
+    validateTags(doc.tags);
+    doc.relationships.forEach((r) => {
+      validateRelationshipType(r.type, "relationships");
+      if (r.target === name) throw badInput("relationships", `${name} cannot be linked to itself`);
+    });
     const includes = parseIncludes(versions.at(-1)!.content).map((ref) => ref.name);
     return { index, doc, name, versions, includes };
   }
@@ -226,7 +229,9 @@ export class ImportService {
     const includes: IncludeEdge[] = [];
     for (const ref of parseIncludes(plan.versions.at(-1)!.content)) {
       const target = created.get(ref.name) ?? existing.get(ref.name);
-      if (target && !includes.some((e) => e.includedId === target.id)) includes.push({ includedId: target.id, selector: selectorOf(ref) });
+      // Its dependency failed to import (or vanished): importing this one would leave a broken include.
+      if (!target) throw badInput("content", `${plan.name} includes ${ref.name}, which could not be imported`, { include: ref.name });
+      if (!includes.some((e) => e.includedId === target.id)) includes.push({ includedId: target.id, selector: selectorOf(ref) });
     }
     await this.repo.importNew(prompt, versions, validateTags(doc.tags), doc.labels, includes);
     return prompt;
@@ -255,6 +260,8 @@ function nameOf(raw: unknown): string {
 
 function errorOf(error: unknown): { code: string; message: string } {
   if (error instanceof AppError) return { code: error.code, message: error.message };
+  // Another writer took the name after the import looked: that prompt conflicts, the others go on.
+  if (isUniqueViolation(error)) return { code: "CONFLICT", message: "a prompt with this name was created meanwhile" };
   throw error;
 }
 
