@@ -268,3 +268,20 @@ describe("live progress and notifications", () => {
     expect(codes(await t.execute(MarkReadDocument, {}))).toEqual(["BAD_USER_INPUT"]);
   });
 });
+
+describe("progress of a queued operation", () => {
+  it("starts with the current state (sequence 0) before any event is recorded", async () => {
+    const other = await createTestApp();
+    try {
+      await other.app.services.runner.stop(); // keep the operation queued
+      const { startBulkOperation } = await other.ok(StartBulkDocument, { input: { kind: "CREATE_PROMPTS", items: [{ name: "queued/a", content: "x" }] } });
+      const stream = await other.app.services.bulk.progress(startBulkOperation.id, null);
+      const iterator = stream[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      expect(first.value).toMatchObject({ sequence: 0, status: "QUEUED", total: 1, processed: 0, final: false });
+      await iterator.return?.(undefined);
+    } finally {
+      await other.close();
+    }
+  });
+});

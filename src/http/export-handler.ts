@@ -44,7 +44,16 @@ export function createExportHandler(exporter: ExportService, logger: Logger, ava
           if (req.method === "HEAD") break;
         }
         if (res.destroyed) break;
-        if (!res.write(chunk)) await once(res, "drain");
+        if (!res.write(chunk)) {
+          // Wait for the client to read on, or to go away (then stop producing pages).
+          const stop = new AbortController();
+          const gone = await Promise.race([
+            once(res, "drain", { signal: stop.signal }).then(() => false),
+            once(res, "close", { signal: stop.signal }).then(() => true),
+          ]).catch(() => true);
+          stop.abort();
+          if (gone) break;
+        }
       }
       res.end();
     } catch (error) {

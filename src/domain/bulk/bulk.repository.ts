@@ -240,8 +240,11 @@ export class BulkRepository {
   }
 
   /** Ends a run: final status, the remaining items skipped when it stopped early, and the final event. */
-  async finish(op: BulkOperationRecord, status: BulkOperationStatus, error: string | null): Promise<{ op: BulkOperationRecord; event: BulkProgressPayload }> {
+  async finish(op: BulkOperationRecord, status: BulkOperationStatus, error: string | null): Promise<{ op: BulkOperationRecord; event: BulkProgressPayload } | null> {
     return this.db.$transaction(async (tx) => {
+      // Several processes may work one operation (they share the database); only one ends it.
+      const open = await tx.bulkOperation.count({ where: { id: op.id, status: { in: ["QUEUED", "RUNNING"] } } });
+      if (open === 0) return null;
       let skippedNow = 0;
       if (status !== "COMPLETED") {
         ({ count: skippedNow } = await tx.bulkOperationItem.updateMany({

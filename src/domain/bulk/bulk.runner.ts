@@ -250,8 +250,10 @@ export class BulkRunner {
   }
 
   private async end(op: BulkOperationRecord, status: "COMPLETED" | "FAILED" | "CANCELLED", error: string | null) {
-    const { op: finished, event } = await this.repo.finish(op, status, error);
+    const ended = await this.repo.finish(op, status, error);
     this.lastProgress.delete(op.id);
+    if (!ended) return; // another process ended it
+    const { op: finished, event } = ended;
     this.publishProgress(event);
     this.logger.info({ operationId: op.id, status, succeeded: finished.succeeded, failed: finished.failed }, "bulk operation ended");
     const label = finished.dryRun ? "Dry run" : "Bulk operation";

@@ -54,13 +54,22 @@ export class BulkService {
     await this.get(id);
     // Subscribe before reading the database: whatever is published meanwhile waits in the buffer.
     const live = this.bus.subscribe("bulk.progress");
-    const op = await this.get(id);
+    let op: BulkOperationRecord;
+    try {
+      op = await this.get(id);
+    } catch (error) {
+      await live.return(undefined);
+      throw error;
+    }
     const after = afterSequence ?? Math.max(0, op.lastSequence - 1);
     const repo = this.repo;
     return (async function* () {
       try {
         let last = after;
-        for (const event of await repo.eventsAfter(id, after)) {
+        const missed = await repo.eventsAfter(id, after);
+        // Nothing recorded yet (still queued): the current state, as sequence 0, so a client always starts with one.
+        if (missed.length === 0 && op.lastSequence === 0 && afterSequence == null) yield snapshot(op);
+        for (const event of missed) {
           yield event;
           last = event.sequence;
           if (event.final && event.sequence >= op.lastSequence && op.status !== "QUEUED" && op.status !== "RUNNING") return;
@@ -236,4 +245,19 @@ export class BulkService {
     }
     return items;
   }
+}
+
+function snapshot(op: BulkOperationRecord): BulkProgressPayload {
+  return {
+    operationId: op.id,
+    sequence: 0,
+    status: op.status,
+    total: op.total,
+    processed: op.processed,
+    succeeded: op.succeeded,
+    failed: op.failed,
+    skipped: op.skipped,
+    final: false,
+    occurredAt: op.updatedAt.toISOString(),
+  };
 }

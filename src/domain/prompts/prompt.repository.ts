@@ -268,7 +268,7 @@ export class PromptRepository {
    * Applies an update only if nobody else changed the version count since it was read
    * (compare-and-set on latestVersionNumber), with the new version's include edges (checked
    * for cycles inside the transaction) and label moves. Returns null on a lost race; nothing
-   * is written then. Throws IncludeCycleError (nothing written) when includes would loop.
+   * is written then (also when the prompt was archived meanwhile). Throws IncludeCycleError (nothing written) when includes would loop.
    */
   async update(
     id: string,
@@ -279,7 +279,8 @@ export class PromptRepository {
   ): Promise<{ labelEvents: LabelEventRecord[] } | null> {
     return this.run(async (tx) => {
       const { count } = await tx.prompt.updateMany({
-        where: { id, latestVersionNumber: expectedLatest },
+        // Archived prompts are read-only: an archive landing between read and write wins.
+        where: { id, latestVersionNumber: expectedLatest, archivedAt: null },
         data: {
           description: changes.description,
           category: changes.category,

@@ -262,8 +262,14 @@ export class PromptService {
       if (error instanceof IncludeCycleError) throw badInput("content", error.message, { cycle: error.path });
       throw error;
     }
-    // Lost the compare-and-set: another writer created a version after we read the prompt.
-    if (!applied) throw this.conflict(prompt, prompt.latestVersionNumber);
+    // Lost the compare-and-set: another writer created a version, or archived the prompt, after we read it.
+    if (!applied) {
+      const current = await this.repo.findById(prompt.id);
+      if (current?.archivedAt) {
+        throw new AppError("FAILED_PRECONDITION", `prompt ${prompt.name} was archived meanwhile; restore it before changing it`, { field: "prompt" });
+      }
+      throw this.conflict(prompt, prompt.latestVersionNumber);
+    }
 
     const updated: PromptRecord = {
       ...prompt,
