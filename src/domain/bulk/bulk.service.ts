@@ -122,8 +122,10 @@ export class BulkService {
       if (winner) return this.sameRequest(winner, command);
       throw error;
     }
+    // Read before handing it over: the answer is the operation as stored (QUEUED), whatever the runner does next.
+    const queued = (await this.repo.findById(op.id))!;
     this.runner.enqueue(op.id);
-    return (await this.repo.findById(op.id))!;
+    return queued;
   }
 
   async get(id: string): Promise<BulkOperationRecord> {
@@ -151,8 +153,9 @@ export class BulkService {
     }
     if (op.failed === 0) throw new AppError("FAILED_PRECONDITION", `operation ${id} has no failed items to retry`, { field: "id" });
     await this.repo.resetFailed(id);
+    const queued = await this.get(id);
     this.runner.enqueue(id);
-    return this.get(id);
+    return queued;
   }
 
   async list(status: BulkOperationStatus | null, first: number | null | undefined, after: string | null | undefined) {
