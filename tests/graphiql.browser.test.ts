@@ -82,7 +82,8 @@ describe.skipIf(!hasChromium)("GraphiQL playground in headless Chromium", () => 
         return page.locator(".graphiql-execute-button[aria-label*='Stop' i]").count();
       }, { timeout: 20_000 })
       .toBe(1);
-    await page.waitForTimeout(300);
+    // The server has the subscription open: the event cannot be missed.
+    await expect.poll(() => t.app.bus.subscriberCount("prompt.events"), { timeout: 20_000 }).toBeGreaterThan(0);
     await t.ok(CreatePromptDocument, { input: { name: "live/from-test", content: "x" } });
     await expect.poll(responseText, { timeout: 20_000 }).toContain("live/from-test");
     expect(await responseText()).toContain('"type": "CREATED"');

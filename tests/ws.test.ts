@@ -51,16 +51,18 @@ function collect(variables: Record<string, unknown>, count: number) {
   return { done, stop: () => unsubscribe() };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+/** Waits until the server has `count` open subscriptions on the topic: then events cannot be missed. */
+const subscribed = (topic: "prompt.events" | "notification.added", count: number) => until(() => t.app.bus.subscriberCount(topic) >= count);
 
 describe("graphql-ws on the HTTP port", () => {
   it("streams prompt events published after commit, filtered by prompt and folder", async () => {
+    const base = t.app.bus.subscriberCount("prompt.events");
     const all = collect({}, 3);
     const folder = collect({ folder: "ws-a" }, 2);
-    await settle();
+    await subscribed("prompt.events", base + 2);
     const a = await t.ok(CreatePromptDocument, { input: { name: "ws-a/one", content: "v1" } });
     const one = collect({ prompt: { id: a.createPrompt.id } }, 1);
-    await settle();
+    await subscribed("prompt.events", base + 3);
     await t.ok(UpdatePromptDocument, { prompt: { id: a.createPrompt.id }, input: { content: "v2" } });
     await t.ok(CreatePromptDocument, { input: { name: "ws-b/two", content: "v1" } });
 
@@ -78,8 +80,9 @@ describe("graphql-ws on the HTTP port", () => {
 
   it("streams the whole lifecycle of one prompt: versions, label moves, archive, restore, delete", async () => {
     const { createPrompt } = await t.ok(CreatePromptDocument, { input: { name: "ws-life/one", content: "v1" } });
+    const base = t.app.bus.subscriberCount("prompt.events");
     const stream = collect({ prompt: { id: createPrompt.id } }, 7);
-    await settle();
+    await subscribed("prompt.events", base + 1);
     await t.ok(UpdatePromptDocument, { prompt: { id: createPrompt.id }, input: { content: "v2" } });
     await t.ok(SetLabelDocument, { input: { prompt: { id: createPrompt.id }, label: "production", version: 2 } });
     await t.ok(RollbackDocument, { input: { prompt: { id: createPrompt.id }, toVersion: 1, moveLabels: ["production"] } });
@@ -153,7 +156,7 @@ describe("notifications over graphql-ws", () => {
         { next: (r) => (r.errors ? reject(new Error(JSON.stringify(r.errors))) : (stop(), resolve(r.data!.notificationAdded))), error: reject, complete: () => undefined },
       );
     });
-    await settle();
+    await subscribed("notification.added", 1);
     const { startBulkOperation } = await t.ok(StartBulkDocument, { input: { kind: "CREATE_PROMPTS", items: [{ name: "ws-notify/a", content: "x" }] } });
     expect(await received).toMatchObject({ kind: "BULK_OPERATION_COMPLETED", data: { operationId: startBulkOperation.id } });
   });

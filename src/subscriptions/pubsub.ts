@@ -41,6 +41,7 @@ export interface EventRelay {
  */
 export class EventBus {
   private readonly local: PubSub<PublishArgs> = createPubSub<PublishArgs>();
+  private readonly open = new Map<TopicName, number>();
 
   constructor(private readonly relay?: EventRelay) {
     relay?.start((topic, payload) => this.deliver(topic as TopicName, payload as Topics[TopicName]));
@@ -56,7 +57,32 @@ export class EventBus {
   }
 
   subscribe<K extends TopicName>(topic: K): Repeater<Topics[K]> {
-    return (this.local.subscribe as (topic: K) => Repeater<Topics[K]>)(topic);
+    const source = (this.local.subscribe as (topic: K) => Repeater<Topics[K]>)(topic);
+    this.open.set(topic, (this.open.get(topic) ?? 0) + 1);
+    let ended = false;
+    const end = () => {
+      if (!ended) this.open.set(topic, (this.open.get(topic) ?? 1) - 1);
+      ended = true;
+    };
+    // Counts open subscriptions per topic: the repeater keeps its state keyed by the instance,
+    // so methods are bound to it rather than called on the proxy.
+    return new Proxy(source, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target) as unknown;
+        if (property === "return" && typeof value === "function") {
+          return (arg?: unknown) => {
+            end();
+            return (value as (a?: unknown) => unknown).call(target, arg);
+          };
+        }
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+
+  /** Subscriptions open on this instance for a topic (health, metrics, and tests waiting for a subscriber). */
+  subscriberCount(topic: TopicName): number {
+    return this.open.get(topic) ?? 0;
   }
 
   /** Null when events stay in this process (nothing to be unhealthy). */
