@@ -42,11 +42,15 @@ describe("graceful shutdown", () => {
       setTimeout(() => {
         server!.child.kill("SIGTERM");
         setTimeout(async () => {
-          // By now the listener is closed: a new connection is refused.
-          const refused = await fetch(`http://127.0.0.1:${port}/health`).then(() => false, () => true);
+          // The listener closes once the signal is handled: new connections are refused from then on.
+          let refused = false;
+          for (let i = 0; i < 100 && !refused; i++) {
+            refused = await fetch(`http://127.0.0.1:${port}/health`).then(() => false, () => true);
+            if (!refused) await new Promise((r) => setTimeout(r, 50));
+          }
           expect(refused).toBe(true);
           req.end(body.slice(half));
-        }, 300);
+        }, 100);
       }, 200);
     });
 
