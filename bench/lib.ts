@@ -107,10 +107,7 @@ export async function load(options: {
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN);
-  return { requests: latencies.length, seconds: round(seconds), perSecond: round(latencies.length / seconds), p50: at(0.5), p95: at(0.95), p99: at(0.99), max: round(latencies.at(-1) ?? NaN) };
+  return summarize(latencies, (performance.now() - started) / 1000);
 }
 
 /**
@@ -143,7 +140,10 @@ export async function loadAtRate(options: {
     );
   }
   await Promise.all(pending);
-  const seconds = (performance.now() - started) / 1000;
+  return summarize(latencies, (performance.now() - started) / 1000);
+}
+
+function summarize(latencies: number[], seconds: number): LoadResult {
   latencies.sort((a, b) => a - b);
   const at = (q: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN);
   return { requests: latencies.length, seconds: round(seconds), perSecond: round(latencies.length / seconds), p50: at(0.5), p95: at(0.95), p99: at(0.99), max: round(latencies.at(-1) ?? NaN) };

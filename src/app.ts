@@ -15,6 +15,7 @@ import { LabelRepository } from "./domain/prompts/label.repository.js";
 import { LabelService } from "./domain/prompts/label.service.js";
 import { PromptRepository } from "./domain/prompts/prompt.repository.js";
 import { RenderService } from "./domain/prompts/render.service.js";
+import { TransferRepository } from "./domain/prompts/transfer.repository.js";
 import { BulkRepository } from "./domain/bulk/bulk.repository.js";
 import { BulkRunner } from "./domain/bulk/bulk.runner.js";
 import { BulkService } from "./domain/bulk/bulk.service.js";
@@ -100,8 +101,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const relationships = new RelationshipService(relationshipRepository, prompts);
   const diffs = new DiffService(prompts);
   const notifications = new NotificationService(db, bus);
-  const exporter = new ExportService(prompts, promptRepository, labelRepository);
-  const importer = new ImportService(prompts, promptRepository, bus, { maxContentBytes: config.maxContentBytes });
+  const transferRepository = new TransferRepository(db);
+  const exporter = new ExportService(prompts, promptRepository, labelRepository, transferRepository);
+  const importer = new ImportService(prompts, promptRepository, transferRepository, bus, { maxContentBytes: config.maxContentBytes });
   const bulkRepository = new BulkRepository(db);
   const runner = new BulkRunner(db, bulkRepository, { prompts, labels, importer }, bus, notifications, logger, {
     chunkSize: config.bulk.chunkSize,

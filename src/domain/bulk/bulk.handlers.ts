@@ -3,7 +3,8 @@
 import { AppError, badInput, type ErrorCode } from "../../errors.js";
 import type { ConflictMode, ImportService } from "../prompts/import.service.js";
 import type { LabelService } from "../prompts/label.service.js";
-import type { CreatePromptCommand, PromptRef, PromptService } from "../prompts/prompt.service.js";
+import type { CreatePromptCommand, PromptRef } from "../prompts/prompt.commands.js";
+import type { PromptService } from "../prompts/prompt.service.js";
 import { validateTags } from "../prompts/prompt.logic.js";
 import type { BulkKind, ItemStatus } from "./bulk.repository.js";
 

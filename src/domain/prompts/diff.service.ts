@@ -1,7 +1,8 @@
 import { badInput } from "../../errors.js";
 import { diffPromptContent, type PromptDiff } from "./prompt-diff.logic.js";
 import type { PromptVersionRecord } from "./prompt.repository.js";
-import type { PromptRef, PromptService } from "./prompt.service.js";
+import type { PromptRef } from "./prompt.commands.js";
+import type { PromptService } from "./prompt.service.js";
 
 export interface VersionDiff extends PromptDiff {
   from: PromptVersionRecord;

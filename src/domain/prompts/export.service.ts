@@ -1,6 +1,8 @@
 import type { LabelRepository } from "./label.repository.js";
+import type { TransferRepository } from "./transfer.repository.js";
 import type { PromptRecord, PromptRepository, PromptVersionRecord } from "./prompt.repository.js";
-import type { ListPromptsQuery, PromptService } from "./prompt.service.js";
+import type { ListPromptsQuery } from "./prompt.commands.js";
+import type { PromptService } from "./prompt.service.js";
 import { FORMAT, FORMAT_VERSION, type ExportedPrompt } from "./transfer.format.js";
 
 /** Prompts per batch: bounds memory whatever the store's size. */
@@ -11,6 +13,7 @@ export class ExportService {
     private readonly prompts: PromptService,
     private readonly repo: PromptRepository,
     private readonly labels: LabelRepository,
+    private readonly transfer: TransferRepository,
   ) {}
 
   /**
@@ -39,10 +42,10 @@ export class ExportService {
   private async documents(prompts: PromptRecord[]): Promise<ExportedPrompt[]> {
     const ids = prompts.map((p) => p.id);
     const [versions, tags, labels, links] = await Promise.all([
-      this.repo.allVersions(prompts),
+      this.transfer.allVersions(prompts),
       this.repo.tagsByPromptIds(ids),
       this.labels.labelsByPromptIds(ids),
-      this.repo.outgoingLinks(ids),
+      this.transfer.outgoingLinks(ids),
     ]);
     return prompts.map((p) => ({
       name: p.name,

@@ -5,10 +5,7 @@ import { validateRelationshipType } from "../relationships/relationship.service.
 import { validateLabel } from "./label.service.js";
 import {
   LIMITS,
-  contentHash,
-  extractVariables,
   optionalText,
-  serializeContent,
   validateConfig,
   validateContent,
   validateName,
@@ -19,6 +16,8 @@ import type { Tx } from "./label.repository.js";
 import { isUniqueViolation, type IncludeEdge, type NewVersion, type PromptRecord, type PromptRepository } from "./prompt.repository.js";
 import type { PromptService } from "./prompt.service.js";
 import { parseIncludes, selectorOf } from "./template.logic.js";
+import { buildVersion } from "./version.factory.js";
+import type { TransferRepository } from "./transfer.repository.js";
 import { exportDocument, exportedPrompt, type ExportedPrompt } from "./transfer.format.js";
 
 export type ConflictMode = "SKIP" | "NEW_VERSION" | "FAIL";
@@ -46,13 +45,14 @@ export class ImportService {
   constructor(
     private readonly prompts: PromptService,
     private readonly repo: PromptRepository,
+    private readonly transfer: TransferRepository,
     private readonly events: EventPublisher,
     private readonly limits: { maxContentBytes: number },
   ) {}
 
   /** This service inside an open transaction (bulk jobs); `prompts` must be bound to the same one. */
   withTx(tx: Tx, events: EventPublisher, prompts: PromptService): ImportService {
-    return new ImportService(prompts, this.repo.withTx(tx), events, this.limits);
+    return new ImportService(prompts, this.repo.withTx(tx), this.transfer.withTx(tx), events, this.limits);
   }
 
   /**
@@ -212,20 +212,9 @@ export class ImportService {
       updatedAt: now,
       archivedAt: doc.archivedAt ? new Date(doc.archivedAt) : null,
     };
-    const versions: NewVersion[] = plan.versions.map(({ content, number, raw }) => {
-      const config = validateConfig(raw.config ?? {});
-      return {
-        id: randomUUID(),
-        number,
-        content: serializeContent(content),
-        config: JSON.stringify(config),
-        variables: JSON.stringify(extractVariables(content)),
-        commitMessage: optionalText(raw.commitMessage, "commitMessage", LIMITS.commitMessageLength) ?? null,
-        author: optionalText(raw.author, "author", LIMITS.authorLength) ?? null,
-        contentHash: contentHash(content, config),
-        createdAt: raw.createdAt ? new Date(raw.createdAt) : now,
-      };
-    });
+    const versions: NewVersion[] = plan.versions.map(({ content, number, raw }) =>
+      buildVersion(number, content, validateConfig(raw.config ?? {}), { ...raw, createdAt: raw.createdAt ? new Date(raw.createdAt) : undefined }, now),
+    );
     const includes: IncludeEdge[] = [];
     for (const ref of parseIncludes(plan.versions.at(-1)!.content)) {
       const target = created.get(ref.name) ?? existing.get(ref.name);
@@ -233,7 +222,7 @@ export class ImportService {
       if (!target) throw badInput("content", `${plan.name} includes ${ref.name}, which could not be imported`, { include: ref.name });
       if (!includes.some((e) => e.includedId === target.id)) includes.push({ includedId: target.id, selector: selectorOf(ref) });
     }
-    await this.repo.importNew(prompt, versions, validateTags(doc.tags), doc.labels, includes);
+    await this.transfer.importNew(prompt, versions, validateTags(doc.tags), doc.labels, includes);
     return prompt;
   }
 
@@ -249,7 +238,7 @@ export class ImportService {
         if (!target) items[plan.index]!.warnings.push(`relationship ${r.type} to ${r.target} skipped: no such prompt`);
         else links.push({ targetId: target.id, type: validateRelationshipType(r.type), note: r.note ?? null, createdBy: actor });
       }
-      await this.repo.addLinks(source.id, links);
+      await this.transfer.addLinks(source.id, links);
     }
   }
 }

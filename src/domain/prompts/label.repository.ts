@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Prisma } from "../../generated/prisma/client.js";
-import type { Db } from "../../db/client.js";
+import { TxRepository, type Tx } from "../../db/tx-repository.js";
 
-/** The transaction client Prisma hands to interactive transactions. */
-export type Tx = Prisma.TransactionClient;
+export type { Tx };
 
 export interface LabelRecord {
   promptId: string;
@@ -67,15 +66,10 @@ export async function applyLabelMoves(tx: Tx, promptId: string, moves: LabelMove
   return events;
 }
 
-export class LabelRepository {
-  constructor(
-    private readonly db: Db,
-    private readonly bound = false,
-  ) {}
-
+export class LabelRepository extends TxRepository {
   /** This repository on an open transaction (bulk jobs). */
   withTx(tx: Tx): LabelRepository {
-    return new LabelRepository(tx as unknown as Db, true);
+    return TxRepository.bindTo((db, bound) => new LabelRepository(db, bound), tx);
   }
 
   find(promptId: string, name: string): Promise<LabelRecord | null> {
@@ -84,8 +78,7 @@ export class LabelRepository {
 
   /** Moves labels in one transaction. */
   move(promptId: string, moves: LabelMove[]): Promise<LabelEventRecord[]> {
-    const apply = (tx: Tx) => applyLabelMoves(tx, promptId, moves, new Date());
-    return this.bound ? apply(this.db as unknown as Tx) : this.db.$transaction(apply);
+    return this.run((tx) => applyLabelMoves(tx, promptId, moves, new Date()));
   }
 
   historyCount(promptId: string): Promise<number> {

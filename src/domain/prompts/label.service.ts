@@ -2,7 +2,8 @@ import { AppError, badInput, notFound } from "../../errors.js";
 import type { EventPublisher } from "../../subscriptions/topics.js";
 import type { LabelEventRecord, LabelRepository, Tx } from "./label.repository.js";
 import type { PromptRecord } from "./prompt.repository.js";
-import type { PromptRef, PromptService, UpdateResult } from "./prompt.service.js";
+import type { PromptRef, UpdateResult } from "./prompt.commands.js";
+import type { PromptService } from "./prompt.service.js";
 
 export const LATEST = "latest";
 const LABEL = /^[a-z0-9_-]{1,50}$/;

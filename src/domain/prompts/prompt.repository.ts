@@ -1,7 +1,7 @@
 // Every query shape of the prompts context. Callers get plain records, never Prisma models.
 import { randomUUID } from "node:crypto";
 import { Prisma } from "../../generated/prisma/client.js";
-import type { Db } from "../../db/client.js";
+import { TxRepository } from "../../db/tx-repository.js";
 import { applyLabelMoves, type LabelEventRecord, type LabelMove, type Tx } from "./label.repository.js";
 import {
   deserializeContent,
@@ -88,7 +88,7 @@ export class IncludeCycleError extends Error {
   }
 }
 
-type VersionRow = Omit<PromptVersionRecord, "content" | "config" | "variables"> & {
+export type VersionRow = Omit<PromptVersionRecord, "content" | "config" | "variables"> & {
   content: string;
   config: string;
   variables: string;
@@ -99,7 +99,7 @@ const toPrompt = (row: PromptRecord | (Omit<PromptRecord, "type"> & { type: stri
   type: row.type as PromptType,
 });
 
-function toVersion(row: VersionRow, type: PromptType): PromptVersionRecord {
+export function toVersion(row: VersionRow, type: PromptType): PromptVersionRecord {
   return {
     id: row.id,
     promptId: row.promptId,
@@ -114,20 +114,12 @@ function toVersion(row: VersionRow, type: PromptType): PromptVersionRecord {
   };
 }
 
-export class PromptRepository {
-  constructor(
-    private readonly db: Db,
-    private readonly bound = false,
-  ) {}
-
+export class PromptRepository extends TxRepository {
   /** This repository on an open transaction: its writes join that transaction (bulk jobs). */
   withTx(tx: Tx): PromptRepository {
-    return new PromptRepository(tx as unknown as Db, true);
+    return TxRepository.bindTo((db, bound) => new PromptRepository(db, bound), tx);
   }
 
-  private run<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.bound ? fn(this.db as unknown as Tx) : this.db.$transaction(fn);
-  }
 
   async findById(id: string): Promise<PromptRecord | null> {
     const row = await this.db.prompt.findUnique({ where: { id } });
@@ -341,67 +333,6 @@ export class PromptRepository {
     const byPrompt = new Map<string, string[]>(ids.map((id) => [id, []]));
     for (const row of rows) byPrompt.get(row.includedId)?.push(row.promptId);
     return byPrompt;
-  }
-
-  /** Every version of many prompts, oldest first per prompt, in one statement (export). */
-  async allVersions(prompts: readonly PromptRecord[]): Promise<Map<string, PromptVersionRecord[]>> {
-    const types = new Map(prompts.map((p) => [p.id, p.type]));
-    const rows = await this.db.promptVersion.findMany({
-      where: { promptId: { in: [...types.keys()] } },
-      orderBy: [{ promptId: "asc" }, { number: "asc" }],
-    });
-    const byPrompt = new Map<string, PromptVersionRecord[]>(prompts.map((p) => [p.id, []]));
-    for (const row of rows) byPrompt.get(row.promptId)?.push(toVersion(row, types.get(row.promptId)!));
-    return byPrompt;
-  }
-
-  /** Outgoing links of many prompts with their targets' names (export). */
-  async outgoingLinks(ids: readonly string[]) {
-    const rows = await this.db.promptRelationship.findMany({
-      where: { sourceId: { in: [...ids] } },
-      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-      include: { target: { select: { name: true } } },
-    });
-    const byPrompt = new Map<string, { type: string; target: string; note: string | null }[]>(ids.map((id) => [id, []]));
-    for (const row of rows) byPrompt.get(row.sourceId)?.push({ type: row.type, target: row.target.name, note: row.note });
-    return byPrompt;
-  }
-
-  /**
-   * Writes an imported prompt with its whole history in one transaction: versions keep their
-   * numbers and times, labels their targets (each recorded as an import in the label history).
-   */
-  async importNew(
-    prompt: PromptRecord,
-    versions: NewVersion[],
-    tags: string[],
-    labels: { name: string; version: number }[],
-    includes: IncludeEdge[],
-  ): Promise<void> {
-    const now = new Date();
-    await this.run(async (tx) => {
-      await tx.prompt.create({ data: prompt });
-      await tx.promptTag.createMany({ data: tags.map((tag) => ({ promptId: prompt.id, tag })) });
-      await tx.promptVersion.createMany({ data: versions.map((v) => ({ ...v, promptId: prompt.id })) });
-      await tx.promptInclude.createMany({ data: includes.map((edge) => ({ promptId: prompt.id, ...edge })) });
-      await applyLabelMoves(
-        tx,
-        prompt.id,
-        labels.map((l) => ({ label: l.name, toVersion: l.version, actor: null, reason: "imported" })),
-        now,
-      );
-    });
-  }
-
-  /** Adds links, ignoring ones that already exist (import). */
-  async addLinks(sourceId: string, links: NewRelationship[]): Promise<void> {
-    for (const link of links) {
-      await this.db.promptRelationship.upsert({
-        where: { sourceId_targetId_type: { sourceId, targetId: link.targetId, type: link.type } },
-        create: { id: randomUUID(), sourceId, ...link, createdAt: new Date() },
-        update: {},
-      });
-    }
   }
 
   /** The newest version of one prompt, for the update path. */

@@ -1,23 +1,20 @@
 import { randomUUID } from "node:crypto";
 import { AppError, badInput, notFound } from "../../errors.js";
-import type { EventPublisher } from "../../subscriptions/topics.js";
-import type { PromptEventType } from "../../subscriptions/topics.js";
-import { decodeCursor, encodeCursor, pageSize, toPage, type Page } from "../shared/pagination.js";
+import type { EventPublisher, PromptEventType } from "../../subscriptions/topics.js";
+import { pageSize, toPage, type Page } from "../shared/pagination.js";
 import {
   LIMITS,
   contentHash,
-  extractVariables,
-  normalizeFolder,
   optionalText,
-  serializeContent,
   validateConfig,
   validateContent,
   validateName,
   validateTags,
-  type JsonObject,
   type PromptContent,
 } from "./prompt.logic.js";
 import type { LabelMove, Tx } from "./label.repository.js";
+import { buildVersion, versionRecordOf } from "./version.factory.js";
+import { decodePromptCursor, encodePromptCursor, normalizeFilter } from "./prompt.listing.js";
 import type {
   CreatePromptCommand,
   ListPromptsQuery,
@@ -33,23 +30,10 @@ import {
   isUniqueViolation,
   type IncludeEdge,
   type NewVersion,
-  type PromptKey,
-  type PromptOrderField,
   type PromptRecord,
   type PromptRepository,
   type PromptVersionRecord,
-  type SortDirection,
 } from "./prompt.repository.js";
-
-export type {
-  CreatePromptCommand,
-  ListPromptsQuery,
-  PromptRef,
-  ServiceLimits,
-  UpdateOptions,
-  UpdatePromptCommand,
-  UpdateResult,
-} from "./prompt.commands.js";
 
 export class PromptService {
   constructor(
@@ -109,7 +93,7 @@ export class PromptService {
       updatedAt: now,
       archivedAt: null,
     };
-    const version = this.newVersion(1, content, config, { ...command, author: command.author ?? actor }, now);
+    const version = buildVersion(1, content, config, { ...command, author: command.author ?? actor }, now);
     if (await this.repo.findByName(name)) throw this.nameTaken(name);
     const includes = await this.resolveIncludes(content, name);
     const relationships = source ? [{ targetId: source.id, type: "DERIVED_FROM", note: null, createdBy: actor }] : [];
@@ -121,7 +105,7 @@ export class PromptService {
       throw error;
     }
     this.publish("CREATED", prompt, 1, now, { actor });
-    return { prompt, version: this.versionRecord(prompt, version, content, config) };
+    return { prompt, version: versionRecordOf(prompt.id, version, content, config) };
   }
 
   /**
@@ -150,7 +134,7 @@ export class PromptService {
           updatedAt: now,
           archivedAt: null,
         };
-        const version = this.newVersion(1, content, config, { ...command, author: command.author ?? actor }, now);
+        const version = buildVersion(1, content, config, { ...command, author: command.author ?? actor }, now);
         return { prompt, version, tags: validateTags(command.tags ?? []) };
       } catch (error) {
         if (error instanceof AppError) return { error };
@@ -234,7 +218,7 @@ export class PromptService {
     const version =
       newHash === latest.contentHash
         ? null
-        : this.newVersion(prompt.latestVersionNumber + 1, content, config, { ...command, author: command.author ?? actor }, now);
+        : buildVersion(prompt.latestVersionNumber + 1, content, config, { ...command, author: command.author ?? actor }, now);
     const includes = version ? await this.resolveIncludes(content, prompt.name) : undefined;
     const targetVersion = version ? version.number : prompt.latestVersionNumber;
     const labelMoves: LabelMove[] = (options.moveLabels?.labels ?? []).map((label) => ({
@@ -283,7 +267,7 @@ export class PromptService {
     for (const moved of applied.labelEvents) {
       this.publish("LABEL_MOVED", updated, moved.toVersion, now, { label: moved.label, fromVersion: moved.fromVersion, actor });
     }
-    return { prompt: updated, version: version && this.versionRecord(updated, version, content, config) };
+    return { prompt: updated, version: version && versionRecordOf(updated.id, version, content, config) };
   }
 
   /** Archived prompts leave default listings and cannot be changed; archiving twice is a no-op. */
@@ -323,68 +307,15 @@ export class PromptService {
     const limit = pageSize(query.first);
     const order = query.orderBy ?? "NAME";
     const direction = query.direction ?? (order === "NAME" ? "ASC" : "DESC");
-    const filter = this.filter(query);
-    const after = query.after ? this.decodePromptCursor(query.after, order, direction) : undefined;
+    const filter = normalizeFilter(query);
+    const after = query.after ? decodePromptCursor(query.after, order, direction) : undefined;
     const rows = limit === 0 ? [] : await this.repo.list(filter, order, direction, limit + 1, after);
-    const cursor = (p: PromptRecord) =>
-      encodeCursor({ o: order, d: direction, n: p.name, u: p.updatedAt.toISOString(), i: p.id });
+    const cursor = (p: PromptRecord) => encodePromptCursor(p, order, direction);
     return { ...toPage(rows, limit, after !== undefined), cursor };
   }
 
   count(query: ListPromptsQuery): Promise<number> {
-    return this.repo.count(this.filter(query));
-  }
-
-  private filter(query: ListPromptsQuery) {
-    return {
-      archived: query.archived ?? "ACTIVE",
-      category: query.category ?? undefined,
-      folder: query.folder != null ? normalizeFolder(query.folder) : undefined,
-      tags: query.tags != null ? validateTags(query.tags, "filter.tags") : undefined,
-    };
-  }
-
-  private decodePromptCursor(after: string, order: PromptOrderField, direction: SortDirection): PromptKey {
-    const c = decodeCursor(after);
-    if (c.o !== order || c.d !== direction || typeof c.n !== "string" || typeof c.u !== "string" || typeof c.i !== "string") {
-      throw badInput("after", "after is a cursor from a listing with another order; start again without it");
-    }
-    return { name: c.n, updatedAt: new Date(c.u), id: c.i };
-  }
-
-  private newVersion(
-    number: number,
-    content: PromptContent,
-    config: JsonObject,
-    command: { commitMessage?: string | null; author?: string | null },
-    now: Date,
-  ): NewVersion {
-    return {
-      id: randomUUID(),
-      number,
-      content: serializeContent(content),
-      config: JSON.stringify(config),
-      variables: JSON.stringify(extractVariables(content)),
-      commitMessage: optionalText(command.commitMessage, "commitMessage", LIMITS.commitMessageLength) ?? null,
-      author: optionalText(command.author, "author", LIMITS.authorLength) ?? null,
-      contentHash: contentHash(content, config),
-      createdAt: now,
-    };
-  }
-
-  private versionRecord(prompt: PromptRecord, v: NewVersion, content: PromptContent, config: JsonObject): PromptVersionRecord {
-    return {
-      id: v.id,
-      promptId: prompt.id,
-      number: v.number,
-      content,
-      config,
-      variables: extractVariables(content),
-      commitMessage: v.commitMessage,
-      author: v.author,
-      contentHash: v.contentHash,
-      createdAt: v.createdAt,
-    };
+    return this.repo.count(normalizeFilter(query));
   }
 
   private nameTaken(name: string) {

@@ -1,6 +1,7 @@
 import { AppError, badInput, notFound } from "../../errors.js";
 import { isUniqueViolation } from "../prompts/prompt.repository.js";
-import type { PromptRef, PromptService } from "../prompts/prompt.service.js";
+import type { PromptRef } from "../prompts/prompt.commands.js";
+import type { PromptService } from "../prompts/prompt.service.js";
 import type { RelationshipRecord, RelationshipRepository } from "./relationship.repository.js";
 
 /** The types every store understands; any other UPPER_SNAKE_CASE name is a custom type. */

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { badInput } from "../../errors.js";
-import { normalizeFolder, validateTags } from "../prompts/prompt.logic.js";
-import type { ArchiveFilter, PromptFilter, PromptRecord } from "../prompts/prompt.repository.js";
-import type { PromptRef, PromptService } from "../prompts/prompt.service.js";
+import { normalizeFilter } from "../prompts/prompt.listing.js";
+import type { ArchiveFilter, PromptRecord } from "../prompts/prompt.repository.js";
+import type { PromptRef } from "../prompts/prompt.commands.js";
+import type { PromptService } from "../prompts/prompt.service.js";
 import { decodeCursor, encodeCursor, pageSize, type Page } from "../shared/pagination.js";
 import {
   extractHighlights,
@@ -82,7 +83,7 @@ export class SearchService {
   async search(query: SearchQuery): Promise<SearchPage> {
     const expression = searchExpression(query.query);
     const limit = pageSize(query.first);
-    const filter = searchFilter(query);
+    const filter = normalizeFilter(query);
     // Offsets only make sense for the same ranking: the cursor names the query it came from.
     const ranking = createHash("sha256").update(JSON.stringify([expression, filter])).digest("base64url").slice(0, 16);
     const offset = query.after ? decodeOffset(query.after, ranking) : 0;
@@ -142,16 +143,6 @@ export class SearchService {
       throw error;
     }
   }
-}
-
-/** The same filter rules as the prompt listing. */
-function searchFilter(query: SearchQuery): PromptFilter {
-  return {
-    archived: query.archived ?? "ACTIVE",
-    category: query.category ?? undefined,
-    folder: query.folder != null ? normalizeFolder(query.folder) : undefined,
-    tags: query.tags != null ? validateTags(query.tags, "filter.tags") : undefined,
-  };
 }
 
 function decodeOffset(after: string, ranking: string): number {

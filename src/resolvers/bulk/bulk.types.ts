@@ -89,8 +89,27 @@ export class BulkOperationItem {
 @ObjectType({ description: "A page of bulk operation items." })
 export class BulkOperationItemConnection extends ConnectionType("BulkOperationItem", BulkOperationItem) {}
 
+// Registered only so the two types below inherit its fields; nothing refers to it, so the schema omits it.
+@ObjectType("BulkCountsBase")
+abstract class BulkCounts {
+  @Field(() => Int, { description: "Items in the operation." })
+  total!: number;
+
+  @Field(() => Int, { description: "Items with an outcome." })
+  processed!: number;
+
+  @Field(() => Int, { description: "Items that succeeded." })
+  succeeded!: number;
+
+  @Field(() => Int, { description: "Items that failed." })
+  failed!: number;
+
+  @Field(() => Int, { description: "Items skipped." })
+  skipped!: number;
+}
+
 @ObjectType({ description: "A background job over many prompts." })
-export class BulkOperation {
+export class BulkOperation extends BulkCounts {
   @Field(() => ID, { description: "Stable identifier." })
   id!: string;
 
@@ -115,21 +134,6 @@ export class BulkOperation {
   @Field(() => Int, { description: "1 for the first run; retryBulkOperation adds one." })
   attempt!: number;
 
-  @Field(() => Int, { description: "Items in the operation." })
-  total!: number;
-
-  @Field(() => Int, { description: "Items with an outcome." })
-  processed!: number;
-
-  @Field(() => Int, { description: "Items that succeeded." })
-  succeeded!: number;
-
-  @Field(() => Int, { description: "Items that failed." })
-  failed!: number;
-
-  @Field(() => Int, { description: "Items skipped." })
-  skipped!: number;
-
   @Field(() => String, { nullable: true, description: "Why the operation as a whole stopped, if it did." })
   error!: string | null;
 
@@ -153,7 +157,7 @@ export class BulkOperation {
 export class BulkOperationConnection extends ConnectionType("BulkOperation", BulkOperation) {}
 
 @ObjectType({ description: "A progress snapshot of a bulk operation." })
-export class BulkOperationProgress {
+export class BulkOperationProgress extends BulkCounts {
   @Field(() => ID, { description: "The operation." })
   operationId!: string;
 
@@ -162,21 +166,6 @@ export class BulkOperationProgress {
 
   @Field(() => BulkStatusValues, { description: "Status at that moment." })
   status!: string;
-
-  @Field(() => Int, { description: "Items in the operation." })
-  total!: number;
-
-  @Field(() => Int, { description: "Items with an outcome." })
-  processed!: number;
-
-  @Field(() => Int, { description: "Items that succeeded." })
-  succeeded!: number;
-
-  @Field(() => Int, { description: "Items that failed." })
-  failed!: number;
-
-  @Field(() => Int, { description: "Items skipped." })
-  skipped!: number;
 
   @Field(() => Float, { description: "processed / total, 0 to 100." })
   percent!: number;
