@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { newId } from "../shared/ids.js";
 import { AppError, badInput, notFound } from "../../errors.js";
 import { validateLabel } from "../prompts/label.service.js";
 import type { ConflictMode } from "../prompts/import.service.js";
@@ -103,7 +103,7 @@ export class BulkService {
     const inputs = await this.inputs(command);
     const now = new Date();
     const op = {
-      id: randomUUID(),
+      id: newId(),
       kind: command.kind,
       status: "QUEUED" as const,
       dryRun: command.dryRun ?? false,

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { newId } from "../shared/ids.js";
 import type { Db } from "../../db/client.js";
 import type { EventPublisher, NotificationPayload } from "../../subscriptions/topics.js";
 import { decodeCursor, encodeCursor, pageSize, toPage } from "../shared/pagination.js";
@@ -39,7 +39,7 @@ export class NotificationService {
 
   async notify(input: { recipient: string | null; kind: string; title: string; body?: string | null; data?: Record<string, unknown> }) {
     const record = {
-      id: randomUUID(),
+      id: newId(),
       recipient: input.recipient,
       kind: input.kind,
       title: input.title,

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { AppError, badInput } from "../../errors.js";
 import type { EventPublisher } from "../../subscriptions/topics.js";
 import { validateRelationshipType } from "../relationships/relationship.service.js";
@@ -16,7 +15,7 @@ import type { Tx } from "./label.repository.js";
 import { isUniqueViolation, type IncludeEdge, type NewVersion, type PromptRecord, type PromptRepository } from "./prompt.repository.js";
 import type { PromptService } from "./prompt.service.js";
 import { parseIncludes, selectorOf } from "./template.logic.js";
-import { buildVersion } from "./version.factory.js";
+import { buildVersion, newPrompt } from "./version.factory.js";
 import type { TransferRepository } from "./transfer.repository.js";
 import { exportDocument, exportedPrompt, type ExportedPrompt } from "./transfer.format.js";
 
@@ -201,17 +200,18 @@ export class ImportService {
   private async createOne(plan: Planned, created: Map<string, PromptRecord>, existing: Map<string, PromptRecord>): Promise<PromptRecord> {
     const { doc } = plan;
     const now = new Date();
-    const prompt: PromptRecord = {
-      id: randomUUID(),
-      name: plan.name,
-      description: optionalText(doc.description, "description", LIMITS.descriptionLength) ?? null,
-      category: optionalText(doc.category, "category", LIMITS.categoryLength) ?? null,
-      type: doc.type,
-      latestVersionNumber: plan.versions.length,
-      createdAt: doc.createdAt ? new Date(doc.createdAt) : now,
-      updatedAt: now,
-      archivedAt: doc.archivedAt ? new Date(doc.archivedAt) : null,
-    };
+    const prompt = newPrompt(
+      {
+        name: plan.name,
+        type: doc.type,
+        description: optionalText(doc.description, "description", LIMITS.descriptionLength) ?? null,
+        category: optionalText(doc.category, "category", LIMITS.categoryLength) ?? null,
+        latestVersionNumber: plan.versions.length,
+        createdAt: doc.createdAt ? new Date(doc.createdAt) : now,
+        archivedAt: doc.archivedAt ? new Date(doc.archivedAt) : null,
+      },
+      now,
+    );
     const versions: NewVersion[] = plan.versions.map(({ content, number, raw }) =>
       buildVersion(number, content, validateConfig(raw.config ?? {}), { ...raw, createdAt: raw.createdAt ? new Date(raw.createdAt) : undefined }, now),
     );

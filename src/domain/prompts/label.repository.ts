@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { newId } from "../shared/ids.js";
 import { Prisma } from "../../generated/prisma/client.js";
 import { TxRepository, type Tx } from "../../db/tx-repository.js";
 
@@ -51,7 +51,7 @@ export async function applyLabelMoves(tx: Tx, promptId: string, moves: LabelMove
       });
     }
     const event: LabelEventRecord = {
-      id: randomUUID(),
+      id: newId(),
       promptId,
       label: move.label,
       fromVersion,

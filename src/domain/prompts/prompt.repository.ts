@@ -1,5 +1,5 @@
 // Every query shape of the prompts context. Callers get plain records, never Prisma models.
-import { randomUUID } from "node:crypto";
+import { newId } from "../shared/ids.js";
 import { Prisma } from "../../generated/prisma/client.js";
 import { TxRepository } from "../../db/tx-repository.js";
 import { applyLabelMoves, type LabelEventRecord, type LabelMove, type Tx } from "./label.repository.js";
@@ -226,7 +226,7 @@ export class PromptRepository extends TxRepository {
       }
       if (extras.relationships?.length) {
         await tx.promptRelationship.createMany({
-          data: extras.relationships.map((r) => ({ id: randomUUID(), sourceId: prompt.id, ...r, createdAt: now })),
+          data: extras.relationships.map((r) => ({ id: newId(), sourceId: prompt.id, ...r, createdAt: now })),
         });
       }
     });

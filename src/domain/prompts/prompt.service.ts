@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { AppError, badInput, notFound } from "../../errors.js";
 import type { EventPublisher, PromptEventType } from "../../subscriptions/topics.js";
 import { pageSize, toPage, type Page } from "../shared/pagination.js";
@@ -13,7 +12,7 @@ import {
   type PromptContent,
 } from "./prompt.logic.js";
 import type { LabelMove, Tx } from "./label.repository.js";
-import { buildVersion, versionRecordOf } from "./version.factory.js";
+import { buildVersion, newPrompt, versionRecordOf } from "./version.factory.js";
 import { decodePromptCursor, encodePromptCursor, normalizeFilter } from "./prompt.listing.js";
 import type {
   CreatePromptCommand,
@@ -25,11 +24,11 @@ import type {
   UpdateResult,
 } from "./prompt.commands.js";
 import { parseIncludes, selectorOf } from "./template.logic.js";
+import { batchable, namesOf, nameTaken, planBatch, settleNames, type CreateManyResult } from "./prompt.batch.js";
 import {
   IncludeCycleError,
   isUniqueViolation,
   type IncludeEdge,
-  type NewVersion,
   type PromptRecord,
   type PromptRepository,
   type PromptVersionRecord,
@@ -82,17 +81,15 @@ export class PromptService {
     const config = command.config !== undefined && command.config !== null ? validateConfig(command.config) : (sourceVersion?.config ?? {});
     const tags = validateTags(command.tags ?? (source ? await this.tagsOf(source.id) : []));
     const now = new Date();
-    const prompt: PromptRecord = {
-      id: randomUUID(),
-      name,
-      description: optionalText(command.description, "description", LIMITS.descriptionLength) ?? source?.description ?? null,
-      category: optionalText(command.category, "category", LIMITS.categoryLength) ?? source?.category ?? null,
-      type,
-      latestVersionNumber: 1,
-      createdAt: now,
-      updatedAt: now,
-      archivedAt: null,
-    };
+    const prompt = newPrompt(
+      {
+        name,
+        type,
+        description: optionalText(command.description, "description", LIMITS.descriptionLength) ?? source?.description ?? null,
+        category: optionalText(command.category, "category", LIMITS.categoryLength) ?? source?.category ?? null,
+      },
+      now,
+    );
     const version = buildVersion(1, content, config, { ...command, author: command.author ?? actor }, now);
     if (await this.repo.findByName(name)) throw this.nameTaken(name);
     const includes = await this.resolveIncludes(content, name);
@@ -114,44 +111,11 @@ export class PromptService {
    * the valid ones are written in a few multi-row statements. Commands with copyFrom or
    * includes need the one-by-one path and are refused here.
    */
-  async createMany(commands: CreatePromptCommand[], actor: string | null): Promise<({ prompt: PromptRecord } | { error: AppError })[]> {
+  async createMany(commands: CreatePromptCommand[], actor: string | null): Promise<CreateManyResult[]> {
     const now = new Date();
-    type Planned = { prompt: PromptRecord; version: NewVersion; tags: string[] } | { error: AppError };
-    const planned = commands.map((command): Planned => {
-      try {
-        if (!PromptService.batchable(command)) throw badInput("copyFrom", "createMany takes no copyFrom or includes");
-        const type = command.type ?? "TEXT";
-        const content = validateContent(type, command, this.limits.maxContentBytes);
-        const config = validateConfig(command.config);
-        const prompt: PromptRecord = {
-          id: randomUUID(),
-          name: validateName(command.name),
-          description: optionalText(command.description, "description", LIMITS.descriptionLength) ?? null,
-          category: optionalText(command.category, "category", LIMITS.categoryLength) ?? null,
-          type,
-          latestVersionNumber: 1,
-          createdAt: now,
-          updatedAt: now,
-          archivedAt: null,
-        };
-        const version = buildVersion(1, content, config, { ...command, author: command.author ?? actor }, now);
-        return { prompt, version, tags: validateTags(command.tags ?? []) };
-      } catch (error) {
-        if (error instanceof AppError) return { error };
-        // Commands come from user JSON: a field of the wrong type surfaces as a TypeError.
-        if (error instanceof TypeError) return { error: badInput("item", `malformed item: ${error.message}`) };
-        throw error;
-      }
-    });
-    const names = planned.flatMap((p) => ("prompt" in p ? [p.prompt.name] : []));
-    const taken = new Set((await this.repo.findByNames(names)).map((p) => p.name));
-    const seen = new Set<string>();
-    const results = planned.map((p): Planned => {
-      if ("error" in p) return p;
-      if (taken.has(p.prompt.name) || seen.has(p.prompt.name)) return { error: this.nameTaken(p.prompt.name) };
-      seen.add(p.prompt.name);
-      return p;
-    });
+    const planned = planBatch(commands, actor, now, this.limits);
+    const taken = new Set((await this.repo.findByNames(namesOf(planned))).map((p) => p.name));
+    const results = settleNames(planned, taken);
     const valid = results.flatMap((r) => ("error" in r ? [] : [r]));
     await this.repo.insertMany(valid);
     for (const r of valid) this.publish("CREATED", r.prompt, 1, now, { actor });
@@ -160,8 +124,7 @@ export class PromptService {
 
   /** Whether createMany can take this command (no copyFrom, no includes to resolve). */
   static batchable(command: CreatePromptCommand): boolean {
-    const texts = [command.text ?? "", ...(command.messages ?? []).map((m) => m.content)];
-    return command.copyFrom == null && !texts.some((t) => t.includes("{{>"));
+    return batchable(command);
   }
 
   async tagsOf(promptId: string): Promise<string[]> {
@@ -319,7 +282,7 @@ export class PromptService {
   }
 
   private nameTaken(name: string) {
-    return new AppError("CONFLICT", `a prompt named ${name} already exists`, { field: "name", value: name });
+    return nameTaken(name);
   }
 
   private conflict(prompt: PromptRecord, expected: number) {
@@ -349,3 +312,4 @@ export class PromptService {
     });
   }
 }
+

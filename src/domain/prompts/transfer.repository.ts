@@ -1,5 +1,5 @@
 // The queries of export and import: whole histories in and out, a batch of prompts at a time.
-import { randomUUID } from "node:crypto";
+import { newId } from "../shared/ids.js";
 import { TxRepository } from "../../db/tx-repository.js";
 import { applyLabelMoves, type Tx } from "./label.repository.js";
 import { toVersion, type IncludeEdge, type NewRelationship, type NewVersion, type PromptRecord, type PromptVersionRecord } from "./prompt.repository.js";
@@ -66,7 +66,7 @@ export class TransferRepository extends TxRepository {
     for (const link of links) {
       await this.db.promptRelationship.upsert({
         where: { sourceId_targetId_type: { sourceId, targetId: link.targetId, type: link.type } },
-        create: { id: randomUUID(), sourceId, ...link, createdAt: new Date() },
+        create: { id: newId(), sourceId, ...link, createdAt: new Date() },
         update: {},
       });
     }

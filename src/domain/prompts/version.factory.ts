@@ -1,6 +1,6 @@
-// How a new version row is made from validated content: one place for create, update,
-// bulk creation and import, so hashes and variables are computed the same way everywhere.
-import { randomUUID } from "node:crypto";
+// How new prompt and version rows are made from validated input: one place for create,
+// update, bulk creation and import, so ids, hashes and variables are made the same way everywhere.
+import { newId } from "../shared/ids.js";
 import {
   LIMITS,
   contentHash,
@@ -10,7 +10,15 @@ import {
   type JsonObject,
   type PromptContent,
 } from "./prompt.logic.js";
-import type { NewVersion, PromptVersionRecord } from "./prompt.repository.js";
+import type { NewVersion, PromptRecord, PromptVersionRecord } from "./prompt.repository.js";
+
+/** A new prompt row (version 1 unless `latestVersionNumber` says otherwise). */
+export function newPrompt(
+  fields: Pick<PromptRecord, "name" | "type" | "description" | "category"> & Partial<Pick<PromptRecord, "latestVersionNumber" | "createdAt" | "archivedAt">>,
+  now: Date,
+): PromptRecord {
+  return { id: newId(), latestVersionNumber: 1, createdAt: now, archivedAt: null, ...fields, updatedAt: now };
+}
 
 export function buildVersion(
   number: number,
@@ -20,7 +28,7 @@ export function buildVersion(
   now: Date,
 ): NewVersion {
   return {
-    id: randomUUID(),
+    id: newId(),
     number,
     content: serializeContent(content),
     config: JSON.stringify(config),

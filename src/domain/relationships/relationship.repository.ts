@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { newId } from "../shared/ids.js";
 import type { Db } from "../../db/client.js";
 
 export interface RelationshipRecord {
@@ -15,7 +15,7 @@ export class RelationshipRepository {
   constructor(private readonly db: Db) {}
 
   async create(data: Omit<RelationshipRecord, "id" | "createdAt">): Promise<RelationshipRecord> {
-    return this.db.promptRelationship.create({ data: { ...data, id: randomUUID(), createdAt: new Date() } });
+    return this.db.promptRelationship.create({ data: { ...data, id: newId(), createdAt: new Date() } });
   }
 
   findById(id: string): Promise<RelationshipRecord | null> {
