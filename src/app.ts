@@ -11,6 +11,8 @@ import type { AppConfig } from "./config.js";
 import { actorFrom, createContext, type AppContext } from "./context.js";
 import { applyPragmas, openDb, StatementCounter, type Db } from "./db/client.js";
 import { expectedMigrations, MigrationGate } from "./db/migrations.js";
+import { Mutex } from "./db/isolation.js";
+import { BulkWorker } from "./domain/bulk/bulk.worker-client.js";
 import { LabelRepository } from "./domain/prompts/label.repository.js";
 import { LabelService } from "./domain/prompts/label.service.js";
 import { PromptRepository } from "./domain/prompts/prompt.repository.js";
@@ -84,7 +86,14 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const logger = options.logger ?? createLogger(config.logLevel);
   const statements = new StatementCounter();
   const dbOptions = { file: config.dbFile, busyTimeoutMs: config.sqliteBusyTimeoutMs };
-  const db = await openDb(dbOptions, statements);
+  // One gate for Prisma's writes and the bulk fast path's, so their transactions take turns.
+  const writeGate = new Mutex();
+  const db = await openDb(dbOptions, statements, writeGate);
+  const bulkWorker = new BulkWorker(
+    { file: config.dbFile, busyTimeoutMs: config.sqliteBusyTimeoutMs, limits: { maxContentBytes: config.maxContentBytes }, priority: 19 },
+    writeGate,
+    logger,
+  );
   const migrations = new MigrationGate(db, expectedMigrations(), () => applyPragmas(db, dbOptions));
   if (!(await migrations.check())) {
     logger.warn({ db: config.dbFile, pending: migrations.pending }, "database is not migrated: run `npm run db:migrate`; not ready until then");
@@ -109,7 +118,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     chunkSize: config.bulk.chunkSize,
     chunkMs: config.bulk.chunkMs,
     progressIntervalMs: 250,
-  });
+  }, bulkWorker);
   const bulk = new BulkService(bulkRepository, prompts, runner, bus, { maxItems: config.bulk.maxItems });
   // Operations a previous process left queued or running continue by themselves.
   migrations.whenReady(() => runner.resume().catch((err: unknown) => logger.error({ err }, "resuming bulk operations failed")));
@@ -252,6 +261,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await runner.stop();
         await apollo.stop();
         await bus.close();
+        await bulkWorker.close();
         await db.$disconnect();
         logger.info("prompt store stopped");
       })()),

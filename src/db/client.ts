@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient } from "../generated/prisma/client.js";
-import { isolateTransactions } from "./isolation.js";
+import { isolateTransactions, Mutex } from "./isolation.js";
 
 export type Db = PrismaClient<"query">;
 
@@ -25,11 +25,11 @@ export class StatementCounter {
   }
 }
 
-export async function openDb(options: DbOptions, counter = new StatementCounter()): Promise<Db> {
+export async function openDb(options: DbOptions, counter = new StatementCounter(), gate = new Mutex()): Promise<Db> {
   mkdirSync(dirname(options.file), { recursive: true });
   // `timeout` is better-sqlite3's busy timeout, so it also holds on a reconnect.
   const connection = () => new PrismaBetterSQLite3({ url: `file:${options.file}`, timeout: options.busyTimeoutMs });
-  const adapter = isolateTransactions(connection(), connection());
+  const adapter = isolateTransactions(connection(), connection(), gate);
   const db = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
   db.$on("query", (event) => counter.record(event.query));
   await applyPragmas(db, options);

@@ -35,15 +35,19 @@ const PRAGMA = /^\s*PRAGMA\b/i;
  * With a `readers` factory, plain reads (SELECT/WITH outside a transaction) go to a second
  * connection instead: WAL lets it read the last committed state while a write transaction
  * (a bulk chunk, say) is open, so reads never wait for writes. PRAGMAs go to both.
+ * `gate` may be shared with a SyncWriter, whose transactions then take turns with these.
  */
-export function isolateTransactions(factory: SqlDriverAdapterFactory, readers?: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
+export function isolateTransactions(
+  factory: SqlDriverAdapterFactory,
+  readers?: SqlDriverAdapterFactory,
+  gate: Mutex = new Mutex(),
+): SqlDriverAdapterFactory {
   return {
     provider: factory.provider,
     adapterName: factory.adapterName,
     async connect(): Promise<SqlDriverAdapter> {
       const inner = await factory.connect();
       const reader = readers ? await readers.connect() : undefined;
-      const gate = new Mutex();
       const exclusive =
         <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
         async (...args: A): Promise<R> => {

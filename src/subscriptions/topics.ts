@@ -81,6 +81,11 @@ export class BufferedPublisher implements EventPublisher {
     for (const { topic, payload } of this.pending.splice(0)) target.publish(topic, payload as Topics[typeof topic]);
   }
 
+  /** Empties the buffer and returns what it held (to publish elsewhere, e.g. from a worker thread). */
+  take(): { topic: TopicName; payload: unknown }[] {
+    return this.pending.splice(0);
+  }
+
   /** Forgets everything (the transaction rolled back). */
   discard(): void {
     this.pending.length = 0;

@@ -1,0 +1,103 @@
+import { sqlDate, type SyncSession } from "../../db/sync-writer.js";
+import type { BulkOperationStatus, BulkProgressPayload } from "../../subscriptions/topics.js";
+import type { BulkItemRecord, BulkKind, BulkOperationRecord, ItemOutcome, ItemStatus } from "./bulk.repository.js";
+
+/** A BulkOperation row as better-sqlite3 returns it: dates as text, booleans as 0/1. */
+interface RawOp {
+  id: string;
+  kind: string;
+  status: string;
+  dryRun: number;
+  stopOnError: number;
+  idempotencyKey: string | null;
+  params: string;
+  attempt: number;
+  total: number;
+  processed: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  cancelRequested: number;
+  error: string | null;
+  createdBy: string | null;
+  lastSequence: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  updatedAt: string;
+}
+
+const date = (text: string | null) => (text === null ? null : new Date(text));
+
+const toOp = (row: RawOp): BulkOperationRecord => ({
+  ...row,
+  kind: row.kind as BulkKind,
+  status: row.status as BulkOperationStatus,
+  dryRun: row.dryRun === 1,
+  stopOnError: row.stopOnError === 1,
+  cancelRequested: row.cancelRequested === 1,
+  params: JSON.parse(row.params) as Record<string, unknown>,
+  createdAt: new Date(row.createdAt),
+  startedAt: date(row.startedAt),
+  finishedAt: date(row.finishedAt),
+  updatedAt: new Date(row.updatedAt),
+});
+
+/**
+ * BulkRepository's chunk statements for the runner's fast path, run inside a SyncWriter
+ * transaction together with the items' own writes (so a chunk's changes and its outcome rows
+ * still commit together). Same rows and rules as their Prisma counterparts.
+ */
+export class BulkSyncRepository {
+  pending(session: SyncSession, operationId: string, limit: number): BulkItemRecord[] {
+    const rows = session
+      .statement(`SELECT * FROM BulkOperationItem WHERE operationId = ? AND status = 'PENDING' ORDER BY "index" LIMIT ?`)
+      .all(operationId, limit) as { operationId: string; index: number; input: string; status: string; errorCode: string | null; errorMessage: string | null; result: string | null; attempt: number }[];
+    return rows.map((row) => ({
+      ...row,
+      input: JSON.parse(row.input) as unknown,
+      status: row.status as ItemStatus,
+      result: row.result === null ? null : (JSON.parse(row.result) as unknown),
+    }));
+  }
+
+  recordOutcomes(session: SyncSession, op: BulkOperationRecord, outcomes: ItemOutcome[]): BulkOperationRecord {
+    const item = session.statement(
+      `UPDATE BulkOperationItem SET status = ?, errorCode = ?, errorMessage = ?, result = ?, attempt = attempt + 1
+       WHERE operationId = ? AND "index" = ?`,
+    );
+    for (const o of outcomes) {
+      item.run(o.status, o.errorCode, o.errorMessage, o.result === undefined || o.result === null ? null : JSON.stringify(o.result), op.id, o.index);
+    }
+    const count = (s: ItemStatus) => outcomes.filter((o) => o.status === s).length;
+    const row = session
+      .statement(
+        `UPDATE BulkOperation SET processed = processed + ?, succeeded = succeeded + ?, failed = failed + ?, skipped = skipped + ?, updatedAt = ?
+         WHERE id = ? RETURNING *`,
+      )
+      .get(outcomes.length, count("SUCCEEDED"), count("FAILED"), count("SKIPPED"), sqlDate(new Date()), op.id) as RawOp;
+    return toOp(row);
+  }
+
+  /** Persists a progress snapshot with the next sequence number of the operation. */
+  appendEvent(session: SyncSession, op: BulkOperationRecord): BulkProgressPayload {
+    const row = toOp(session.statement(`UPDATE BulkOperation SET lastSequence = lastSequence + 1 WHERE id = ? RETURNING *`).get(op.id) as RawOp);
+    const now = new Date();
+    const payload: BulkProgressPayload = {
+      operationId: op.id,
+      sequence: row.lastSequence,
+      status: row.status,
+      total: row.total,
+      processed: row.processed,
+      succeeded: row.succeeded,
+      failed: row.failed,
+      skipped: row.skipped,
+      final: false,
+      occurredAt: now.toISOString(),
+    };
+    session
+      .statement(`INSERT INTO BulkOperationEvent (operationId, sequence, payload, createdAt) VALUES (?, ?, ?, ?)`)
+      .run(op.id, payload.sequence, JSON.stringify(payload), sqlDate(now));
+    return payload;
+  }
+}
