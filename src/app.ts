@@ -13,6 +13,11 @@ import { applyPragmas, openDb, StatementCounter, type Db } from "./db/client.js"
 import { expectedMigrations, MigrationGate } from "./db/migrations.js";
 import { Mutex } from "./db/isolation.js";
 import { BulkWorker } from "./domain/bulk/bulk.worker-client.js";
+import { ProviderRegistry } from "./domain/refinement/refinement.providers.js";
+import { RefinementRepository } from "./domain/refinement/refinement.repository.js";
+import { RefinementRunner } from "./domain/refinement/refinement.runner.js";
+import { RefinementService } from "./domain/refinement/refinement.service.js";
+import { PromptVersionRefinementResolver, RefinementResolver } from "./resolvers/refinement/refinement.resolver.js";
 import { LabelRepository } from "./domain/prompts/label.repository.js";
 import { LabelService } from "./domain/prompts/label.service.js";
 import { PromptRepository } from "./domain/prompts/prompt.repository.js";
@@ -64,7 +69,14 @@ export interface App {
   db: Db;
   /** Every SQL statement Prisma sent (tests assert on it). */
   statements: StatementCounter;
-  services: { prompts: PromptService; bulk: BulkService; runner: BulkRunner; notifications: NotificationService };
+  services: {
+    prompts: PromptService;
+    bulk: BulkService;
+    runner: BulkRunner;
+    notifications: NotificationService;
+    refinements: RefinementService;
+    refinementRunner: RefinementRunner;
+  };
   /** The app's event bus (tests watch what is published). */
   bus: EventBus;
   apollo: ApolloServer<AppContext>;
@@ -120,8 +132,17 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     progressIntervalMs: 250,
   }, bulkWorker);
   const bulk = new BulkService(bulkRepository, prompts, runner, bus, { maxItems: config.bulk.maxItems });
+  const refinementRepository = new RefinementRepository(db);
+  const providers = ProviderRegistry.fromConfig(config.llm);
+  const refinementRunner = new RefinementRunner(refinementRepository, prompts, providers, bus, notifications, logger, {
+    concurrency: config.refinement.concurrency,
+    deltaIntervalMs: 100,
+    heartbeatMs: 20_000,
+  });
+  const refinements = new RefinementService(refinementRepository, prompts, providers, refinementRunner, bus);
   // Operations a previous process left queued or running continue by themselves.
   migrations.whenReady(() => runner.resume().catch((err: unknown) => logger.error({ err }, "resuming bulk operations failed")));
+  migrations.whenReady(() => refinementRunner.start().catch((err: unknown) => logger.error({ err }, "starting refinement sessions failed")));
 
   const container = new ResolverContainer()
     .register(PromptResolver, new PromptResolver(prompts))
@@ -137,9 +158,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     .register(ImportResolver, new ImportResolver(importer))
     .register(DiffResolver, new DiffResolver(diffs))
     .register(BulkOperationResolver, new BulkOperationResolver(bulk))
-    .register(NotificationResolver, new NotificationResolver(notifications, bus));
+    .register(NotificationResolver, new NotificationResolver(notifications, bus))
+    .register(RefinementResolver, new RefinementResolver(refinements, providers))
+    .register(PromptVersionRefinementResolver, new PromptVersionRefinementResolver());
   const makeContext = (requestId: string, ctxOptions: { cache: boolean; actor?: string | null } = { cache: true }) =>
-    createContext({ promptRepository, labelRepository, relationshipRepository, container }, requestId, ctxOptions);
+    createContext({ promptRepository, labelRepository, relationshipRepository, refinementRepository, container }, requestId, ctxOptions);
 
   const schema = await getSchema();
   const rules = validationRules({ maxDepth: config.maxQueryDepth });
@@ -231,7 +254,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger,
     db,
     statements,
-    services: { prompts, bulk, runner, notifications },
+    services: { prompts, bulk, runner, notifications, refinements, refinementRunner },
     bus,
     apollo,
     createContext: makeContext,
@@ -259,6 +282,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         if (http.server.listening) await stopped;
         // The chunk in flight commits; unfinished operations resume on the next start.
         await runner.stop();
+        await refinementRunner.stop();
         await apollo.stop();
         await bus.close();
         await bulkWorker.close();

@@ -54,30 +54,38 @@ export function redactUrl(url: string): string {
   return url.replace(/\/\/[^/]*@/, "//***@");
 }
 
-function redisUrl(name: string) {
+/** An optional URL whose parsed form `accept` approves; `expected` says what is wanted, for the message. */
+function url(name: string, accept: (url: URL) => boolean, expected: string) {
   return z
     .string()
     .optional()
     .transform((raw, ctx): string | undefined => {
       if (raw === undefined || raw.trim() === "") return undefined;
       const value = raw.trim();
-      let url: URL | undefined;
+      let parsed: URL | undefined;
       try {
-        url = new URL(value);
+        parsed = new URL(value);
       } catch {
-        url = undefined;
+        parsed = undefined;
       }
-      // The path, when present, is the database number.
-      if (!url || (url.protocol !== "redis:" && url.protocol !== "rediss:") || url.hostname === "" || !/^(\/\d*)?$/.test(url.pathname)) {
-        ctx.addIssue({
-          code: "custom",
-          message: `${name} must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0 (got "${redactUrl(value)}")`,
-        });
+      if (!parsed || !accept(parsed)) {
+        ctx.addIssue({ code: "custom", message: `${name} must be ${expected} (got "${redactUrl(value)}")` });
         return z.NEVER;
       }
       return value;
     });
 }
+
+// The path, when present, is the database number.
+const redisUrl = (name: string) =>
+  url(
+    name,
+    (u) => (u.protocol === "redis:" || u.protocol === "rediss:") && u.hostname !== "" && /^(\/\d*)?$/.test(u.pathname),
+    "a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0",
+  );
+
+const httpUrl = (name: string) =>
+  url(name, (u) => u.protocol === "http:" || u.protocol === "https:", "an http:// or https:// URL such as http://127.0.0.1:11434/v1");
 
 function pattern(name: string, regex: RegExp, description: string, fallback: string) {
   return z
@@ -90,6 +98,20 @@ function pattern(name: string, regex: RegExp, description: string, fallback: str
         return z.NEVER;
       }
       return raw.trim();
+    });
+}
+
+function flag(name: string, fallback: boolean) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): boolean => {
+      if (raw === undefined || raw.trim() === "") return fallback;
+      const value = raw.trim().toLowerCase();
+      if (["1", "true", "yes", "on"].includes(value)) return true;
+      if (["0", "false", "no", "off"].includes(value)) return false;
+      ctx.addIssue({ code: "custom", message: `${name} must be true or false (got "${raw}")` });
+      return z.NEVER;
     });
 }
 
@@ -110,6 +132,15 @@ const envSchema = z.object({
   REDIS_URL: redisUrl("REDIS_URL"),
   PROMPT_STORE_REDIS_PREFIX: pattern("PROMPT_STORE_REDIS_PREFIX", /^[A-Za-z0-9_.:-]{1,64}$/, "1-64 letters, digits or . _ : -", "prompt-store"),
   PROMPT_STORE_REDIS_RECONNECT_MAX_MS: integer("PROMPT_STORE_REDIS_RECONNECT_MAX_MS", 10, 60_000, 2_000),
+  PROMPT_STORE_LLM_BASE_URL: httpUrl("PROMPT_STORE_LLM_BASE_URL"),
+  PROMPT_STORE_LLM_API_KEY: z.string().optional().transform((raw) => (raw === undefined || raw.trim() === "" ? undefined : raw.trim())),
+  PROMPT_STORE_LLM_MODEL: z.string().optional().transform((raw) => (raw === undefined || raw.trim() === "" ? undefined : raw.trim())),
+  PROMPT_STORE_LLM_NAME: pattern("PROMPT_STORE_LLM_NAME", /^(?!builtin$)[a-z0-9][a-z0-9_-]{0,39}$/, "1-40 lowercase letters, digits, _ or - (not \"builtin\")", "llm"),
+  PROMPT_STORE_LLM_TIMEOUT_MS: integer("PROMPT_STORE_LLM_TIMEOUT_MS", 1_000, 3_600_000, 300_000),
+  PROMPT_STORE_LLM_IDLE_TIMEOUT_MS: integer("PROMPT_STORE_LLM_IDLE_TIMEOUT_MS", 1_000, 3_600_000, 60_000),
+  PROMPT_STORE_LLM_MAX_RETRIES: integer("PROMPT_STORE_LLM_MAX_RETRIES", 0, 10, 3),
+  PROMPT_STORE_LLM_STREAM: flag("PROMPT_STORE_LLM_STREAM", true),
+  PROMPT_STORE_REFINEMENT_CONCURRENCY: integer("PROMPT_STORE_REFINEMENT_CONCURRENCY", 1, 64, 4),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -141,6 +172,27 @@ export interface AppConfig {
   };
   /** Set when REDIS_URL is: live events cross instances through it (the cache is meant to use it too). */
   redis?: RedisConfig;
+  /** An OpenAI-compatible LLM for refinement; without it the builtin rule-based refiner is the default. */
+  llm?: LlmConfig;
+  refinement: {
+    /** Refinement sessions running at once per instance; more wait QUEUED. */
+    concurrency: number;
+  };
+}
+
+export interface LlmConfig {
+  /** The provider's name in the API (`startRefinement(provider: ...)`). */
+  name: string;
+  /** Up to and including the API version, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1. */
+  baseUrl: string;
+  apiKey?: string;
+  defaultModel: string;
+  /** Bounds one attempt as a whole (a long streamed answer included). */
+  timeoutMs: number;
+  /** Bounds the silence between received bytes of a reply. */
+  idleTimeoutMs: number;
+  maxRetries: number;
+  stream: boolean;
 }
 
 export interface RedisConfig {
@@ -165,6 +217,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((issue) => issue.message));
   }
   const e = parsed.data;
+  if (e.PROMPT_STORE_LLM_BASE_URL && !e.PROMPT_STORE_LLM_MODEL) {
+    throw new ConfigError(["PROMPT_STORE_LLM_MODEL must name the default model when PROMPT_STORE_LLM_BASE_URL is set"]);
+  }
   return {
     env: e.PROMPT_STORE_ENV,
     host: e.PROMPT_STORE_HOST,
@@ -180,5 +235,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(e.REDIS_URL && {
       redis: { url: e.REDIS_URL, prefix: e.PROMPT_STORE_REDIS_PREFIX, reconnectMaxMs: e.PROMPT_STORE_REDIS_RECONNECT_MAX_MS },
     }),
+    ...(e.PROMPT_STORE_LLM_BASE_URL && {
+      llm: {
+        name: e.PROMPT_STORE_LLM_NAME,
+        baseUrl: e.PROMPT_STORE_LLM_BASE_URL,
+        ...(e.PROMPT_STORE_LLM_API_KEY && { apiKey: e.PROMPT_STORE_LLM_API_KEY }),
+        defaultModel: e.PROMPT_STORE_LLM_MODEL!,
+        timeoutMs: e.PROMPT_STORE_LLM_TIMEOUT_MS,
+        idleTimeoutMs: e.PROMPT_STORE_LLM_IDLE_TIMEOUT_MS,
+        maxRetries: e.PROMPT_STORE_LLM_MAX_RETRIES,
+        stream: e.PROMPT_STORE_LLM_STREAM,
+      },
+    }),
+    refinement: { concurrency: e.PROMPT_STORE_REFINEMENT_CONCURRENCY },
   };
 }

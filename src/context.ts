@@ -4,6 +4,8 @@ import type { LabelRepository } from "./domain/prompts/label.repository.js";
 import type { PromptRepository } from "./domain/prompts/prompt.repository.js";
 import { createRelationshipLoaders, type RelationshipLoaders } from "./domain/relationships/relationship.loaders.js";
 import type { RelationshipRepository } from "./domain/relationships/relationship.repository.js";
+import { createRefinementLoaders, type RefinementLoaders } from "./domain/refinement/refinement.loaders.js";
+import type { RefinementRepository } from "./domain/refinement/refinement.repository.js";
 import type { ResolverContainer } from "./resolvers/container.js";
 
 /** Per-request state: created for every HTTP request and for every graphql-ws subscription. */
@@ -14,7 +16,7 @@ export interface AppContext {
    * author). Until access control exists this is the caller's `x-actor` header, unverified.
    */
   actor: string | null;
-  loaders: { prompts: PromptLoaders; relationships: RelationshipLoaders };
+  loaders: { prompts: PromptLoaders; relationships: RelationshipLoaders; refinement: RefinementLoaders };
   /** The app's resolver instances (app lifetime): how the shared schema reaches this app's services. */
   container: ResolverContainer;
 }
@@ -23,6 +25,7 @@ export interface ContextDeps {
   promptRepository: PromptRepository;
   labelRepository: LabelRepository;
   relationshipRepository: RelationshipRepository;
+  refinementRepository: RefinementRepository;
   container: ResolverContainer;
 }
 
@@ -53,6 +56,7 @@ export function createContext(
     loaders: {
       prompts: createPromptLoaders(deps.promptRepository, deps.labelRepository, options),
       relationships: createRelationshipLoaders(deps.relationshipRepository, options),
+      refinement: createRefinementLoaders(deps.refinementRepository, options),
     },
     container: deps.container,
   };

@@ -33,6 +33,24 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ [name]: value })).toThrowError(message);
   });
 
+  it("configures an OpenAI-compatible LLM only with a URL and a model, and checks both", () => {
+    expect(loadConfig({}).llm).toBeUndefined();
+    expect(loadConfig({}).refinement).toEqual({ concurrency: 4 });
+    const config = loadConfig({
+      PROMPT_STORE_LLM_BASE_URL: "http://127.0.0.1:11434/v1",
+      PROMPT_STORE_LLM_MODEL: "llama3.1",
+      PROMPT_STORE_LLM_STREAM: "false",
+      PROMPT_STORE_LLM_NAME: "ollama",
+    });
+    expect(config.llm).toEqual({ name: "ollama", baseUrl: "http://127.0.0.1:11434/v1", defaultModel: "llama3.1", timeoutMs: 300_000, idleTimeoutMs: 60_000, maxRetries: 3, stream: false });
+    expect(() => loadConfig({ PROMPT_STORE_LLM_BASE_URL: "http://x/v1" })).toThrowError(/PROMPT_STORE_LLM_MODEL must name the default model/);
+    expect(() => loadConfig({ PROMPT_STORE_LLM_BASE_URL: "ftp://user:secret@x/v1", PROMPT_STORE_LLM_MODEL: "m" })).toThrowError(
+      /PROMPT_STORE_LLM_BASE_URL must be an http:\/\/ or https:\/\/ URL .*\(got "ftp:\/\/\*\*\*@x\/v1"\)/,
+    );
+    expect(() => loadConfig({ PROMPT_STORE_LLM_STREAM: "maybe" })).toThrowError(/PROMPT_STORE_LLM_STREAM must be true or false/);
+    expect(() => loadConfig({ PROMPT_STORE_LLM_NAME: "builtin" })).toThrowError(/PROMPT_STORE_LLM_NAME must be/);
+  });
+
   it("reports every bad variable at once", () => {
     try {
       loadConfig({ PROMPT_STORE_PORT: "x", PROMPT_STORE_LOG_LEVEL: "y" });

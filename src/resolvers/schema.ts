@@ -14,6 +14,7 @@ import { PromptMutationResolver } from "./prompts/prompt-mutation.resolver.js";
 import { PromptVersionResolver } from "./prompts/prompt-version.resolver.js";
 import { PromptResolver } from "./prompts/prompt.resolver.js";
 import { SearchResolver } from "./search/search.resolver.js";
+import { PromptVersionRefinementResolver, RefinementResolver } from "./refinement/refinement.resolver.js";
 
 export const RESOLVERS = [
   PromptResolver,
@@ -30,6 +31,8 @@ export const RESOLVERS = [
   DiffResolver,
   BulkOperationResolver,
   NotificationResolver,
+  RefinementResolver,
+  PromptVersionRefinementResolver,
 ] as const;
 
 let schema: Promise<GraphQLSchema> | undefined;

@@ -44,6 +44,29 @@ export interface BulkProgressPayload {
   occurredAt: string;
 }
 
+export type RefinementStatus = "QUEUED" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED" | "APPLIED" | "REJECTED";
+
+/** STATUS: the session changed status; DELTA: generated text; RETRY: the upstream call is retried; PROPOSAL: the result. */
+export type RefinementEventKind = "STATUS" | "DELTA" | "RETRY" | "PROPOSAL";
+
+export interface RefinementProgressPayload {
+  sessionId: string;
+  /** Per session, 1, 2, 3...: a reconnecting client asks for what came after the last one it saw. */
+  sequence: number;
+  kind: RefinementEventKind;
+  /** The session's status after this event. */
+  status: RefinementStatus;
+  /** DELTA: the text generated since the previous DELTA event (concatenated, they are the whole reply). */
+  delta: string | null;
+  /** PROPOSAL: the proposed prompt. */
+  proposal: string | null;
+  /** STATUS FAILED/CANCELLED/REJECTED and RETRY: why. */
+  message: string | null;
+  /** True for the event that ends a run (PROPOSAL, FAILED, CANCELLED) and for APPLIED/REJECTED. */
+  final: boolean;
+  occurredAt: string;
+}
+
 export interface NotificationPayload {
   id: string;
   recipient: string | null;
@@ -59,6 +82,9 @@ export interface Topics {
   "prompt.events": PromptEventPayload;
   "bulk.progress": BulkProgressPayload;
   "notification.added": NotificationPayload;
+  "refinement.progress": RefinementProgressPayload;
+  /** Asks whichever instance runs the session to stop it (cancelRefinement may reach another one). */
+  "refinement.cancel": { sessionId: string };
 }
 
 export type TopicName = keyof Topics;

@@ -41,6 +41,7 @@ export function testConfig(overrides: Partial<AppConfig> = {}): { config: AppCon
       shutdownTimeoutMs: 5_000,
       maxQueryDepth: 15,
       bulk: { maxItems: 20_000, chunkSize: 500, chunkMs: 50 },
+      refinement: { concurrency: 4 },
       ...overrides,
     },
   };

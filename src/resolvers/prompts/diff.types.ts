@@ -147,14 +147,12 @@ export class DiffStats {
   configChanges!: number;
 }
 
-@ObjectType({ description: "What changed between two versions of a prompt." })
-export class PromptVersionDiff {
-  @Field(() => PromptVersion, { description: "The older side." })
-  from!: object;
-
-  @Field(() => PromptVersion, { description: "The newer side." })
-  to!: object;
-
+/**
+ * The comparison itself, shared by version diffs and refinement diffs. type-graphql only
+ * inherits fields from a decorated class; no field returns this type, so it stays out of the schema.
+ */
+@ObjectType("ContentDiffBase", { description: "Fields shared by the diff types." })
+export class ContentDiffFields {
   @Field(() => PromptTypeValues, { description: "Type of the older side." })
   fromType!: string;
 
@@ -176,12 +174,21 @@ export class PromptVersionDiff {
   @Field(() => [ConfigChange], { description: "Config keys that changed, sorted by path." })
   config!: ConfigChange[];
 
-  @Field(() => [String], { description: "{{variables}} only in the newer version." })
+  @Field(() => [String], { description: "{{variables}} only in the newer side." })
   variablesAdded!: string[];
 
-  @Field(() => [String], { description: "{{variables}} only in the older version." })
+  @Field(() => [String], { description: "{{variables}} only in the older side." })
   variablesRemoved!: string[];
 
   @Field(() => DiffStats, { description: "Counts." })
   stats!: DiffStats;
+}
+
+@ObjectType({ description: "What changed between two versions of a prompt." })
+export class PromptVersionDiff extends ContentDiffFields {
+  @Field(() => PromptVersion, { description: "The older side." })
+  from!: object;
+
+  @Field(() => PromptVersion, { description: "The newer side." })
+  to!: object;
 }
