@@ -137,9 +137,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const refinementRunner = new RefinementRunner(refinementRepository, prompts, providers, bus, notifications, logger, {
     concurrency: config.refinement.concurrency,
     deltaIntervalMs: 100,
-    heartbeatMs: 20_000,
+    heartbeatMs: config.refinement.heartbeatMs ?? 5_000,
+    // Generous next to what can be applied (a proposal must fit maxContentBytes), but bounded.
+    maxReplyChars: 4 * config.maxContentBytes,
   });
-  const refinements = new RefinementService(refinementRepository, prompts, providers, refinementRunner, bus);
+  const refinements = new RefinementService(refinementRepository, prompts, providers, refinementRunner, bus, config.refinement.streamPollMs);
   // Operations a previous process left queued or running continue by themselves.
   migrations.whenReady(() => runner.resume().catch((err: unknown) => logger.error({ err }, "resuming bulk operations failed")));
   migrations.whenReady(() => refinementRunner.start().catch((err: unknown) => logger.error({ err }, "starting refinement sessions failed")));

@@ -177,6 +177,10 @@ export interface AppConfig {
   refinement: {
     /** Refinement sessions running at once per instance; more wait QUEUED. */
     concurrency: number;
+    /** How often a running session says it is alive (default 5 s; tests shorten it). */
+    heartbeatMs?: number;
+    /** How long a progress stream waits for a live event before it checks the database (default 5 s). */
+    streamPollMs?: number;
   };
 }
 

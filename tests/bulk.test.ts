@@ -79,7 +79,7 @@ describe("bulk operations", () => {
     const failed = (await t.ok(GetBulkDocument, { id: op.id, status: "FAILED" })).bulkOperation!.items.nodes;
     expect(failed.map((i) => i.errorCode)).toEqual(["BAD_USER_INPUT", "BAD_USER_INPUT"]);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await events.return(undefined);
+    await events.return();
     await consuming;
     const rows = await t.app.db.prompt.findMany({ where: { name: { startsWith: "bulk-mal/" } }, select: { id: true } });
     expect(rows).toHaveLength(55);

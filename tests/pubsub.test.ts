@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, type RedisConfig } from "../src/config.js";
-import { createEventBus, EventBus } from "../src/subscriptions/pubsub.js";
+import { createEventBus, EventBus, MAX_PENDING_EVENTS } from "../src/subscriptions/pubsub.js";
 import { RedisEventRelay } from "../src/subscriptions/redis-relay.js";
 import type { PromptEventPayload } from "../src/subscriptions/topics.js";
 import { freePort, hasRedisServer, RedisServer, redisAnswers } from "./helpers/redis-server.js";
@@ -77,6 +77,39 @@ describe("EventBus in memory", () => {
     await a.stop();
     await b.stop();
     await bus.close();
+  });
+});
+
+describe("Subscription", () => {
+  it("listens from the moment it is made, before anyone reads it", async () => {
+    const bus = new EventBus();
+    const sub = bus.subscribe("prompt.events");
+    bus.publish("prompt.events", event("early/one"));
+    bus.publish("prompt.events", event("early/two"));
+    expect((await sub.next()).value?.promptName).toBe("early/one");
+    expect((await sub.next()).value?.promptName).toBe("early/two");
+    await sub.return();
+    expect(bus.subscriberCount("prompt.events")).toBe(0);
+  });
+
+  it("filters before queueing, and ends a subscriber that stops reading instead of growing or throwing", async () => {
+    const bus = new EventBus();
+    const mine = bus.subscribe("prompt.events", (e) => e.promptName.startsWith("mine/"));
+    const stalled = bus.subscribe("prompt.events");
+    expect(() => {
+      for (let i = 0; i < MAX_PENDING_EVENTS + 100; i++) bus.publish("prompt.events", event(i % 2 === 0 ? `mine/${i}` : `other/${i}`));
+    }).not.toThrow();
+    // The stalled one keeps what it had queued, then ends; it no longer counts as open.
+    expect(stalled.overflowed).toBe(true);
+    expect(bus.subscriberCount("prompt.events")).toBe(1);
+    let read = 0;
+    for await (const _ of stalled) read++;
+    expect(read).toBe(MAX_PENDING_EVENTS);
+    // The filtered one queued only its own events, fewer than the limit: still open.
+    expect(mine.overflowed).toBe(false);
+    expect((await mine.next()).value?.promptName).toBe("mine/0");
+    await mine.return();
+    expect(bus.subscriberCount("prompt.events")).toBe(0);
   });
 });
 

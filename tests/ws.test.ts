@@ -76,6 +76,8 @@ describe("graphql-ws on the HTTP port", () => {
     expect(oneEvents).toEqual([expect.objectContaining({ type: "VERSION_CREATED", promptId: a.createPrompt.id, versionNumber: 2 })]);
     expect(Date.parse(oneEvents[0]!.occurredAt)).not.toBeNaN();
     for (const s of [all, folder, one]) s.stop();
+    // The server ends them asynchronously; the next test counts subscriptions from here.
+    await until(() => t.app.bus.subscriberCount("prompt.events") <= base);
   });
 
   it("streams the whole lifecycle of one prompt: versions, label moves, archive, restore, delete", async () => {

@@ -1,9 +1,75 @@
-import { createPubSub, type PubSub, type Repeater } from "@graphql-yoga/subscription";
 import type { AppConfig } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { TopicName, Topics } from "./topics.js";
 
-type PublishArgs = { [K in TopicName]: [Topics[K]] };
+/** Events one subscription may have waiting; a subscriber that falls further behind is ended. */
+export const MAX_PENDING_EVENTS = 1_000;
+
+/**
+ * One subscriber's stream: listening from the moment it is created (so a service can subscribe,
+ * then read the database, and miss nothing published in between), with a bounded queue. A
+ * consumer that stops reading (a stalled socket) gets what is queued, then the end of the
+ * stream, instead of growing the queue without bound; a client reconnects with afterSequence.
+ */
+export class Subscription<T> implements AsyncIterableIterator<T> {
+  private readonly queue: T[] = [];
+  private waiting: ((result: IteratorResult<T>) => void) | undefined;
+  private ended = false;
+  /** True when the stream ended because its consumer fell behind. */
+  overflowed = false;
+
+  constructor(
+    private readonly accept: (value: T) => boolean,
+    private readonly onEnd: () => void,
+    private readonly maxPending = MAX_PENDING_EVENTS,
+  ) {}
+
+  /** Never throws: called from the publisher's loop. */
+  push(value: T): void {
+    if (this.ended) return;
+    try {
+      if (!this.accept(value)) return;
+    } catch {
+      return;
+    }
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = undefined;
+      resolve({ value, done: false });
+    } else if (this.queue.length >= this.maxPending) {
+      this.overflowed = true;
+      this.finish();
+    } else {
+      this.queue.push(value);
+    }
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.queue.length > 0) return Promise.resolve({ value: this.queue.shift()!, done: false });
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.queue.length = 0;
+    this.finish();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Stops listening; what is queued can still be read. */
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd();
+    const resolve = this.waiting;
+    this.waiting = undefined;
+    resolve?.({ value: undefined, done: true });
+  }
+}
 
 export interface RelayHealth {
   ok: boolean;
@@ -40,8 +106,7 @@ export interface EventRelay {
  * only cuts cross-instance delivery.
  */
 export class EventBus {
-  private readonly local: PubSub<PublishArgs> = createPubSub<PublishArgs>();
-  private readonly open = new Map<TopicName, number>();
+  private readonly subscribers = new Map<TopicName, Set<Subscription<unknown>>>();
 
   constructor(private readonly relay?: EventRelay) {
     relay?.start((topic, payload) => this.deliver(topic as TopicName, payload as Topics[TopicName]));
@@ -56,33 +121,21 @@ export class EventBus {
     }
   }
 
-  subscribe<K extends TopicName>(topic: K): Repeater<Topics[K]> {
-    const source = (this.local.subscribe as (topic: K) => Repeater<Topics[K]>)(topic);
-    this.open.set(topic, (this.open.get(topic) ?? 0) + 1);
-    let ended = false;
-    const end = () => {
-      if (!ended) this.open.set(topic, (this.open.get(topic) ?? 1) - 1);
-      ended = true;
-    };
-    // Counts open subscriptions per topic: the repeater keeps its state keyed by the instance,
-    // so methods are bound to it rather than called on the proxy.
-    return new Proxy(source, {
-      get(target, property) {
-        const value = Reflect.get(target, property, target) as unknown;
-        if (property === "return" && typeof value === "function") {
-          return (arg?: unknown) => {
-            end();
-            return (value as (a?: unknown) => unknown).call(target, arg);
-          };
-        }
-        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+  /**
+   * A stream of the topic's events that `accept` lets through (filtering here, not in the
+   * consumer, keeps other entities' events out of its queue). Listening starts at once.
+   */
+  subscribe<K extends TopicName>(topic: K, accept: (payload: Topics[K]) => boolean = () => true): Subscription<Topics[K]> {
+    let set = this.subscribers.get(topic);
+    if (!set) this.subscribers.set(topic, (set = new Set()));
+    const subscription = new Subscription<Topics[K]>(accept, () => set.delete(subscription as Subscription<unknown>));
+    set.add(subscription as Subscription<unknown>);
+    return subscription;
   }
 
   /** Subscriptions open on this instance for a topic (health, metrics, and tests waiting for a subscriber). */
   subscriberCount(topic: TopicName): number {
-    return this.open.get(topic) ?? 0;
+    return this.subscribers.get(topic)?.size ?? 0;
   }
 
   /** Null when events stay in this process (nothing to be unhealthy). */
@@ -100,7 +153,9 @@ export class EventBus {
   }
 
   private deliver<K extends TopicName>(topic: K, payload: Topics[K]): void {
-    (this.local.publish as (topic: K, payload: Topics[K]) => void)(topic, payload);
+    const set = this.subscribers.get(topic);
+    if (!set) return;
+    for (const subscription of [...set]) subscription.push(payload);
   }
 }
 

@@ -10,6 +10,7 @@ import type { EventBus } from "../../subscriptions/pubsub.js";
 import type { BulkOperationStatus, BulkProgressPayload } from "../../subscriptions/topics.js";
 import type { BulkKind, BulkOperationRecord, BulkRepository, ItemStatus } from "./bulk.repository.js";
 import type { BulkRunner } from "./bulk.runner.js";
+import { closing, liveAfter } from "../../subscriptions/replay.js";
 
 export interface StartBulkCommand {
   kind: BulkKind;
@@ -40,6 +41,8 @@ export class BulkService {
     private readonly runner: BulkRunner,
     private readonly bus: EventBus,
     private readonly limits: BulkLimits,
+    /** How long a progress stream waits for a live event before it checks the database. */
+    private readonly pollMs = 5_000,
   ) {}
 
   /**
@@ -54,19 +57,23 @@ export class BulkService {
     }
     await this.get(id);
     // Subscribe before reading the database: whatever is published meanwhile waits in the buffer.
-    const live = this.bus.subscribe("bulk.progress");
+    const live = this.bus.subscribe("bulk.progress", (event) => event.operationId === id);
     let op: BulkOperationRecord;
     try {
       op = await this.get(id);
+      if (afterSequence != null && afterSequence > op.lastSequence) {
+        throw badInput("afterSequence", `afterSequence is past the operation's last event (${op.lastSequence})`);
+      }
     } catch (error) {
-      await live.return(undefined);
+      await live.return();
       throw error;
     }
     const after = afterSequence ?? Math.max(0, op.lastSequence - 1);
     const repo = this.repo;
-    return (async function* () {
+    const pollMs = this.pollMs;
+    const stream = (async function* () {
+      let last = after;
       try {
-        let last = after;
         const missed = await repo.eventsAfter(id, after);
         // Nothing recorded yet (still queued): the current state, as sequence 0, so a client always starts with one.
         if (missed.length === 0 && op.lastSequence === 0 && afterSequence == null) yield snapshot(op);
@@ -75,16 +82,22 @@ export class BulkService {
           last = event.sequence;
           if (event.final && event.sequence >= op.lastSequence && op.status !== "QUEUED" && op.status !== "RUNNING") return;
         }
-        for await (const event of live) {
-          if (event.operationId !== id || event.sequence <= last) continue;
-          yield event;
-          last = event.sequence;
-          if (event.final) return;
-        }
-      } finally {
-        await live.return(undefined);
+      } catch (error) {
+        await live.return();
+        throw error;
       }
+      yield* liveAfter({
+        live,
+        after: last,
+        recorded: (seq) => repo.eventsAfter(id, seq),
+        state: async () => {
+          const current = await repo.findById(id);
+          return { exists: current !== null, lastSequence: current?.lastSequence ?? 0, open: current?.status === "QUEUED" || current?.status === "RUNNING" };
+        },
+        pollMs,
+      });
     })();
+    return closing(stream, () => live.return());
   }
 
   /**

@@ -131,9 +131,9 @@ export class RefinementRepository extends TxRepository {
     return rows.map(toSession);
   }
 
-  /** Queued or running sessions not touched since `before` (their process is gone). */
-  async stale(before: Date): Promise<RefinementSessionRecord[]> {
-    const rows = await this.db.refinementSession.findMany({ where: { status: { in: ["QUEUED", "RUNNING"] }, updatedAt: { lt: before } } });
+  /** Running sessions whose heartbeat stopped before `before` (their process is gone). */
+  async staleRunning(before: Date): Promise<RefinementSessionRecord[]> {
+    const rows = await this.db.refinementSession.findMany({ where: { status: "RUNNING", updatedAt: { lt: before } } });
     return rows.map(toSession);
   }
 
@@ -172,7 +172,11 @@ export class RefinementRepository extends TxRepository {
     documents: NewDocument[] = [],
   ): Promise<{ session: RefinementSessionRecord; event: RefinementProgressPayload } | null> {
     return this.run(async (tx) => {
-      const { count } = await tx.refinementSession.updateMany({ where: { id, status: { in: from } }, data: { ...changes, status: to, updatedAt: new Date() } });
+      const ended = to !== "QUEUED" && to !== "RUNNING";
+      const { count } = await tx.refinementSession.updateMany({
+        where: { id, status: { in: from } },
+        data: { ...changes, status: to, updatedAt: new Date(), ...(ended && { cancelRequested: false }) },
+      });
       if (count === 0) return null;
       const bound = this.withTx(tx);
       const now = new Date();
@@ -184,13 +188,16 @@ export class RefinementRepository extends TxRepository {
     });
   }
 
-  /** Says a running session is alive (the sweep fails sessions nobody touches). */
-  async touch(id: string): Promise<void> {
+  /** Says a running session is alive (the sweep fails running sessions nobody touches); true when a cancel was asked for. */
+  async touch(id: string): Promise<boolean> {
     await this.db.refinementSession.updateMany({ where: { id, status: "RUNNING" }, data: { updatedAt: new Date() } });
+    const row = await this.db.refinementSession.findUnique({ where: { id }, select: { cancelRequested: true } });
+    return row?.cancelRequested ?? false;
   }
 
   async requestCancel(id: string): Promise<boolean> {
-    const { count } = await this.db.refinementSession.updateMany({ where: { id, status: { in: ["QUEUED", "RUNNING"] } }, data: { cancelRequested: true, updatedAt: new Date() } });
+    // Not updatedAt: that is the running session's heartbeat.
+    const { count } = await this.db.refinementSession.updateMany({ where: { id, status: { in: ["QUEUED", "RUNNING"] } }, data: { cancelRequested: true } });
     return count > 0;
   }
 

@@ -1,6 +1,6 @@
 import type { Logger } from "../../logger.js";
-import type { EventBus } from "../../subscriptions/pubsub.js";
-import type { RefinementProgressPayload } from "../../subscriptions/topics.js";
+import type { EventBus, Subscription } from "../../subscriptions/pubsub.js";
+import type { PromptEventPayload, RefinementProgressPayload } from "../../subscriptions/topics.js";
 import type { NotificationService } from "../notifications/notification.service.js";
 import type { PromptService } from "../prompts/prompt.service.js";
 import type { ProviderRegistry } from "./refinement.providers.js";
@@ -12,8 +12,10 @@ export interface RefinementRunnerOptions {
   concurrency: number;
   /** Generated text is persisted and published at most this often (and at the end). */
   deltaIntervalMs: number;
-  /** A running session says it is alive this often; one silent for 3x this long is presumed dead. */
+  /** A running session says it is alive (and checks for a cancel) this often; one silent for 3x this long is presumed dead. */
   heartbeatMs: number;
+  /** Longest reply accepted, in characters; a provider that goes on is stopped and the session fails. */
+  maxReplyChars: number;
 }
 
 const statusEvent = (message: string | null = null, final = false): EventBody => ({ kind: "STATUS", delta: null, proposal: null, message, final });
@@ -26,11 +28,12 @@ const statusEvent = (message: string | null = null, final = false): EventBody =>
  */
 export class RefinementRunner {
   private readonly queue: string[] = [];
-  private readonly active = new Map<string, AbortController>();
+  private readonly active = new Map<string, { run: AbortController; promptId: string }>();
   private readonly running = new Set<Promise<void>>();
   private stopping = false;
   private sweeper: NodeJS.Timeout | undefined;
-  private cancels: AsyncGenerator<{ sessionId: string }> | undefined;
+  private cancels: Subscription<{ sessionId: string }> | undefined;
+  private deletions: Subscription<PromptEventPayload> | undefined;
 
   constructor(
     private readonly repo: RefinementRepository,
@@ -44,14 +47,21 @@ export class RefinementRunner {
 
   /** Listens for cancels, fails sessions whose process died, and picks up queued ones. */
   async start(): Promise<void> {
+    if (this.stopping) return;
     if (!this.cancels) {
       const cancels = (this.cancels = this.bus.subscribe("refinement.cancel"));
       void (async () => {
-        for await (const { sessionId } of cancels) this.active.get(sessionId)?.abort();
+        for await (const { sessionId } of cancels) this.active.get(sessionId)?.run.abort();
+      })();
+      // A deleted prompt takes its sessions with it: stop working on them.
+      const deletions = (this.deletions = this.bus.subscribe("prompt.events", (event) => event.type === "DELETED"));
+      void (async () => {
+        for await (const { promptId } of deletions) {
+          for (const active of this.active.values()) if (active.promptId === promptId) active.run.abort(new Error("prompt deleted"));
+        }
       })();
     }
     await this.sweep();
-    for (const session of await this.repo.queued()) this.enqueue(session.id);
     this.sweeper ??= setInterval(() => void this.sweep().catch((err: unknown) => this.logger.error({ err }, "refinement sweep failed")), this.options.heartbeatMs * 3);
     this.sweeper.unref();
   }
@@ -67,9 +77,10 @@ export class RefinementRunner {
     this.stopping = true;
     this.queue.length = 0;
     clearInterval(this.sweeper);
-    for (const controller of this.active.values()) controller.abort(new Error("shutdown"));
+    for (const { run } of this.active.values()) run.abort(new Error("shutdown"));
     await Promise.all(this.running);
-    await this.cancels?.return(undefined);
+    await this.cancels?.return();
+    await this.deletions?.return();
   }
 
   /** Resolves once nothing is queued or running (tests). */
@@ -94,36 +105,59 @@ export class RefinementRunner {
     this.bus.publish("refinement.progress", event);
   }
 
-  /** Queued or running sessions nobody has touched for a while: their process is gone. */
+  /**
+   * Fails running sessions whose heartbeat stopped (their server died), and takes on queued
+   * sessions nobody runs (any instance may: starting one is a compare-and-set).
+   */
   private async sweep(): Promise<void> {
-    for (const session of await this.repo.stale(new Date(Date.now() - this.options.heartbeatMs * 3))) {
+    for (const session of await this.repo.staleRunning(new Date(Date.now() - this.options.heartbeatMs * 3))) {
       if (this.active.has(session.id)) continue;
       const message = "interrupted: the server that ran it stopped; start a new session";
-      const ended = await this.repo.transition(session.id, ["QUEUED", "RUNNING"], "FAILED", { errorCode: "INTERRUPTED", error: message, finishedAt: new Date() }, statusEvent(message, true));
+      const ended = await this.repo.transition(session.id, ["RUNNING"], "FAILED", { errorCode: "INTERRUPTED", error: message, finishedAt: new Date() }, statusEvent(message, true));
       if (ended) this.publish(ended.event);
     }
+    for (const session of await this.repo.queued()) this.enqueue(session.id);
   }
 
   private async run(id: string): Promise<void> {
     const started = await this.repo.transition(id, ["QUEUED"], "RUNNING", { startedAt: new Date() }, statusEvent());
     if (!started) return; // cancelled meanwhile, or another instance took it
+    if (this.stopping) {
+      // Shutting down: leave it for the next start (or another instance).
+      const back = await this.repo.transition(id, ["RUNNING"], "QUEUED", { startedAt: null }, statusEvent("requeued: the server is stopping"));
+      if (back) this.publish(started.event), this.publish(back.event);
+      return;
+    }
     this.publish(started.event);
     const session = started.session;
     const controller = new AbortController();
-    this.active.set(id, controller);
-    const deltas = new DeltaBatcher((text) => this.append(session, { kind: "DELTA", delta: text, proposal: null, message: null, final: false }), this.options.deltaIntervalMs);
-    const heartbeat = setInterval(() => void this.repo.touch(id).catch(() => undefined), this.options.heartbeatMs);
+    this.active.set(id, { run: controller, promptId: session.promptId });
+    const deltas = new DeltaBatcher(
+      (text) => this.append(session, { kind: "DELTA", delta: text, proposal: null, message: null, final: false }),
+      this.options.deltaIntervalMs,
+      (err) => this.logger.warn({ err, sessionId: id }, "a refinement progress event could not be stored"),
+    );
+    // The heartbeat also catches a cancel whose event did not arrive (the bus between instances down).
+    const heartbeat = setInterval(
+      () => void this.repo.touch(id).then((cancel) => cancel && controller.abort(), () => undefined),
+      this.options.heartbeatMs,
+    );
     heartbeat.unref();
     try {
       // A cancel that arrived before this instance listened for it.
       if (session.cancelRequested) controller.abort();
+      let received = 0;
       const provider = this.providers.get(session.provider);
       const content = await this.inputOf(session);
       const result = await provider.refine(
         { content, instructions: session.instructions, examples: session.examples, model: session.model, ...(session.temperature !== null && { temperature: session.temperature }) },
         {
           signal: controller.signal,
-          onDelta: (text) => deltas.add(text),
+          onDelta: (text) => {
+            received += text.length;
+            if (received > this.options.maxReplyChars) controller.abort(new ReplyTooLong(this.options.maxReplyChars));
+            else deltas.add(text);
+          },
           onRetry: ({ attempt, reason, delayMs }) => {
             void deltas.after(() => this.append(session, { kind: "RETRY", delta: null, proposal: null, message: `attempt ${attempt} failed (${reason}); retrying in ${delayMs} ms`, final: false }));
           },
@@ -147,8 +181,11 @@ export class RefinementRunner {
   }
 
   private async fail(session: RefinementSessionRecord, controller: AbortController, error: unknown): Promise<void> {
-    const shutdown = controller.signal.reason instanceof Error && controller.signal.reason.message === "shutdown";
-    if (controller.signal.aborted && !shutdown) {
+    // (A cancel, a shutdown, a deleted prompt or an over-long reply aborts the provider call.)
+    const reason: unknown = controller.signal.reason;
+    const shutdown = reason instanceof Error && reason.message === "shutdown";
+    if (reason instanceof ReplyTooLong) error = new ProviderError(reason.message);
+    else if (controller.signal.aborted && !shutdown) {
       const ended = await this.repo.transition(session.id, ["RUNNING"], "CANCELLED", { finishedAt: new Date() }, statusEvent("cancelled", true));
       if (ended) this.publish(ended.event);
       return;
@@ -196,6 +233,12 @@ export class RefinementRunner {
   }
 }
 
+class ReplyTooLong extends Error {
+  constructor(limit: number) {
+    super(`the reply exceeded ${limit} characters and was stopped`);
+  }
+}
+
 /** The stored results of a completed session. */
 function documentsOf(result: RefineResult, session: RefinementSessionRecord): NewDocument[] {
   const json = (value: unknown) => JSON.stringify(value, null, 2);
@@ -228,6 +271,8 @@ class DeltaBatcher {
   constructor(
     private readonly write: (text: string) => Promise<void>,
     private readonly intervalMs: number,
+    /** A failed write is reported here; the chain goes on (the session's end is written regardless). */
+    private readonly onError: (error: unknown) => void,
   ) {}
 
   add(text: string): void {
@@ -242,14 +287,14 @@ class DeltaBatcher {
     this.timer = undefined;
     const text = this.pending;
     this.pending = "";
-    if (text) this.chain = this.chain.then(() => this.write(text));
+    if (text) this.chain = this.chain.then(() => this.write(text)).catch((error: unknown) => this.onError(error));
     return this.chain;
   }
 
   /** Another write (a RETRY event) in order after the pending text; failures do not break the chain. */
   after(write: () => Promise<void>): Promise<void> {
     void this.flush();
-    this.chain = this.chain.then(write).catch(() => undefined);
+    this.chain = this.chain.then(write).catch((error: unknown) => this.onError(error));
     return this.chain;
   }
 }

@@ -2,6 +2,7 @@ import { AppError, badInput, notFound } from "../../errors.js";
 import type { EventBus } from "../../subscriptions/pubsub.js";
 import type { RefinementProgressPayload, RefinementStatus } from "../../subscriptions/topics.js";
 import { BufferedPublisher } from "../../subscriptions/topics.js";
+import { closing, liveAfter } from "../../subscriptions/replay.js";
 import type { PromptRef } from "../prompts/prompt.commands.js";
 import type { PromptVersionRecord } from "../prompts/prompt.repository.js";
 import type { PromptService } from "../prompts/prompt.service.js";
@@ -32,7 +33,7 @@ export interface ApplyRefinementCommand {
   rebase?: boolean | null;
 }
 
-const LIMIT = { instructions: 20_000, examples: 20, exampleText: 20_000, model: 200, reason: 2_000 };
+const LIMIT = { instructions: 20_000, examples: 20, exampleText: 20_000, model: 200, reason: 2_000, activePerPrompt: 20 };
 
 /**
  * The refinement workflow: start a session (the runner does the work), review it (diff and
@@ -46,6 +47,8 @@ export class RefinementService {
     private readonly providers: ProviderRegistry,
     private readonly runner: RefinementRunner,
     private readonly bus: EventBus,
+    /** How long a progress stream waits for a live event before it checks the database. */
+    private readonly pollMs = 5_000,
   ) {}
 
   async start(command: StartRefinementCommand, actor: string | null): Promise<RefinementSessionRecord> {
@@ -60,6 +63,9 @@ export class RefinementService {
     const provider = this.providers.get(command.provider);
     const prompt = await this.prompts.get(command.prompt);
     if (prompt.type !== "TEXT") throw badInput("prompt", `${prompt.name} is a ${prompt.type} prompt; refinement works on TEXT prompts`);
+    if ((await this.repo.count({ promptId: prompt.id, status: "QUEUED" })) + (await this.repo.count({ promptId: prompt.id, status: "RUNNING" })) >= LIMIT.activePerPrompt) {
+      throw new AppError("RATE_LIMITED", `${prompt.name} has ${LIMIT.activePerPrompt} refinement sessions queued or running; wait for them or cancel some`, { field: "prompt" });
+    }
 
     let baseVersionNumber: number;
     let parentId: string | null = null;
@@ -148,8 +154,8 @@ export class RefinementService {
   }
 
   /**
-   * Makes the proposal the prompt's next version (with its base version's model settings),
-   * and records it on the session in the same transaction. CONFLICT when the prompt has moved
+   * Makes the proposal the prompt's next version (with the model settings of the version it
+   * replaces), and records it on the session in the same transaction. CONFLICT when the prompt has moved
    * past the base version, unless `rebase`; FAILED_PRECONDITION when the proposal adds or drops
    * a placeholder, unless `force`.
    */
@@ -160,18 +166,21 @@ export class RefinementService {
     }
     const proposal = await this.proposal(session);
     if (proposal === null) throw new Error(`session ${session.id} is COMPLETED without a proposal`);
-    const base = await this.baseVersion(session);
-    const checks = checkProposal(textOf(base), proposal);
-    if (!checks.placeholdersPreserved && !command.force) {
-      throw new AppError("FAILED_PRECONDITION", `${describeBrokenPlaceholders(checks)}; review it, then apply with force: true`, { field: "force", checks });
-    }
     const prompt = await this.prompts.get({ id: session.promptId });
-    if (prompt.latestVersionNumber !== session.baseVersionNumber && !command.rebase) {
+    const moved = prompt.latestVersionNumber !== session.baseVersionNumber;
+    if (moved && !command.rebase) {
       throw new AppError(
         "CONFLICT",
         `${prompt.name} is at version ${prompt.latestVersionNumber} now, past the base version ${session.baseVersionNumber}; review the diff and apply with rebase: true to put the proposal on top`,
         { field: "rebase", baseVersion: session.baseVersionNumber, latestVersion: prompt.latestVersionNumber },
       );
+    }
+    // On top of the latest version: the checks compare with what the new version replaces, and
+    // its model settings stay as they are now (not as they were in the base version).
+    const onto = moved ? await this.prompts.version({ id: prompt.id }, prompt.latestVersionNumber) : await this.baseVersion(session);
+    const checks = checkProposal(textOf(onto), proposal);
+    if (!checks.placeholdersPreserved && !command.force) {
+      throw new AppError("FAILED_PRECONDITION", `${describeBrokenPlaceholders(checks)}; review it, then apply with force: true`, { field: "force", checks });
     }
     const commitMessage = command.commitMessage?.trim() || `Refinement ${session.id} (${session.provider}/${session.model})`;
     if (commitMessage.length > LIMITS.commitMessageLength) throw badInput("commitMessage", `commitMessage must be at most ${LIMITS.commitMessageLength} characters`);
@@ -180,7 +189,7 @@ export class RefinementService {
     const result = await this.repo.transaction(async (repo, tx) => {
       const updated = await this.prompts.withTx(tx, events).update(
         { id: prompt.id },
-        { text: proposal, config: base.config, commitMessage, expectedVersion: prompt.latestVersionNumber },
+        { text: proposal, config: onto.config, commitMessage, expectedVersion: prompt.latestVersionNumber },
         { actor, ...(labels.length > 0 && { moveLabels: { labels, reason: `refinement ${session.id}` } }) },
       );
       if (!updated.version) throw new AppError("FAILED_PRECONDITION", "the proposal is identical to the latest version; nothing to apply", { field: "session" });
@@ -227,13 +236,22 @@ export class RefinementService {
     if (afterSequence != null && (!Number.isInteger(afterSequence) || afterSequence < 0)) {
       throw badInput("afterSequence", "afterSequence must be a non-negative integer");
     }
-    await this.get(id);
     // Subscribe before reading the database: whatever is published meanwhile waits in the buffer.
-    const live = this.bus.subscribe("refinement.progress");
+    const live = this.bus.subscribe("refinement.progress", (event) => event.sessionId === id);
+    try {
+      const session = await this.get(id);
+      if (afterSequence != null && afterSequence > session.lastSequence) {
+        throw badInput("afterSequence", `afterSequence is past the session's last event (${session.lastSequence})`);
+      }
+    } catch (error) {
+      await live.return();
+      throw error;
+    }
     const repo = this.repo;
-    return (async function* () {
+    const pollMs = this.pollMs;
+    const stream = (async function* () {
+      let last = afterSequence ?? 0;
       try {
-        let last = afterSequence ?? 0;
         for (const event of await repo.eventsAfter(id, last)) {
           yield event;
           last = event.sequence;
@@ -241,16 +259,22 @@ export class RefinementService {
         const session = await repo.findById(id);
         // The run is over and everything recorded was sent: nothing more will come.
         if (!session || (session.status !== "QUEUED" && session.status !== "RUNNING" && session.lastSequence <= last)) return;
-        for await (const event of live) {
-          if (event.sessionId !== id || event.sequence <= last) continue;
-          yield event;
-          last = event.sequence;
-          if (event.final) return;
-        }
-      } finally {
-        await live.return(undefined);
+      } catch (error) {
+        await live.return();
+        throw error;
       }
+      yield* liveAfter({
+        live,
+        after: last,
+        recorded: (after) => repo.eventsAfter(id, after),
+        state: async () => {
+          const session = await repo.findById(id);
+          return { exists: session !== null, lastSequence: session?.lastSequence ?? 0, open: session?.status === "QUEUED" || session?.status === "RUNNING" };
+        },
+        pollMs,
+      });
     })();
+    return closing(stream, () => live.return());
   }
 }
 

@@ -1,4 +1,3 @@
-import { filter, pipe } from "@graphql-yoga/subscription";
 import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
 import { Arg, Ctx, Field, ID, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { AppContext } from "../../context.js";
@@ -71,10 +70,7 @@ export class NotificationResolver {
     subscribe: ({ context }) => {
       const ctx = context as AppContext;
       const resolver = ctx.container.get(NotificationResolver);
-      return pipe(
-        resolver.bus.subscribe("notification.added"),
-        filter((n: NotificationPayload) => NotificationService.visibleTo(ctx.actor, n)),
-      );
+      return resolver.bus.subscribe("notification.added", (n: NotificationPayload) => NotificationService.visibleTo(ctx.actor, n));
     },
     description: "New notifications for the caller as they are created.",
   })

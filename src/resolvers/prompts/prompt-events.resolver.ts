@@ -1,4 +1,3 @@
-import { filter, pipe } from "@graphql-yoga/subscription";
 import { Arg, Resolver, Root, Subscription } from "type-graphql";
 import type { AppContext } from "../../context.js";
 import { normalizeFolder } from "../../domain/prompts/prompt.logic.js";
@@ -24,13 +23,9 @@ export class PromptEventsResolver {
   async stream(args: PromptEventsArgs) {
     const promptId = args.prompt ? (await this.prompts.get(args.prompt)).id : undefined;
     const folder = args.folder != null ? normalizeFolder(args.folder) : undefined;
-    return pipe(
-      this.bus.subscribe("prompt.events"),
-      filter(
-        (event: PromptEventPayload) =>
-          (promptId === undefined || event.promptId === promptId) &&
-          (folder === undefined || event.promptName.startsWith(folder)),
-      ),
+    return this.bus.subscribe(
+      "prompt.events",
+      (event: PromptEventPayload) => (promptId === undefined || event.promptId === promptId) && (folder === undefined || event.promptName.startsWith(folder)),
     );
   }
 
