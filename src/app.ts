@@ -13,6 +13,13 @@ import { applyPragmas, openDb, StatementCounter, type Db } from "./db/client.js"
 import { expectedMigrations, MigrationGate } from "./db/migrations.js";
 import { Mutex } from "./db/isolation.js";
 import { BulkWorker } from "./domain/bulk/bulk.worker-client.js";
+import { AbResultsService } from "./domain/ab-testing/ab-results.service.js";
+import { AbTestRepository } from "./domain/ab-testing/ab-test.repository.js";
+import { AbTestService } from "./domain/ab-testing/ab-test.service.js";
+import { ExposureBuffer } from "./domain/ab-testing/exposure.buffer.js";
+import { ServingCache } from "./domain/ab-testing/serving.cache.js";
+import { ServingService } from "./domain/ab-testing/serving.service.js";
+import { AbTestResolver } from "./resolvers/ab-testing/ab-test.resolver.js";
 import { ProviderRegistry } from "./domain/refinement/refinement.providers.js";
 import { RefinementRepository } from "./domain/refinement/refinement.repository.js";
 import { RefinementRunner } from "./domain/refinement/refinement.runner.js";
@@ -76,6 +83,9 @@ export interface App {
     notifications: NotificationService;
     refinements: RefinementService;
     refinementRunner: RefinementRunner;
+    abResults: AbResultsService;
+    exposures: ExposureBuffer;
+    servingCache: ServingCache;
   };
   /** The app's event bus (tests watch what is published). */
   bus: EventBus;
@@ -117,7 +127,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const prompts = new PromptService(promptRepository, bus, { maxContentBytes: config.maxContentBytes });
   const labels = new LabelService(labelRepository, prompts, bus);
   // Rendering may legitimately grow a prompt through includes and variables, but not without bound.
-  const renderer = new RenderService(prompts, promptRepository, labels, 4 * config.maxContentBytes);
+  const renderer = new RenderService(promptRepository, labels, 4 * config.maxContentBytes);
   const relationshipRepository = new RelationshipRepository(db);
   const relationships = new RelationshipService(relationshipRepository, prompts);
   const diffs = new DiffService(prompts);
@@ -141,6 +151,15 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     // Generous next to what can be applied (a proposal must fit maxContentBytes), but bounded.
     maxReplyChars: 4 * config.maxContentBytes,
   });
+  const abTestRepository = new AbTestRepository(db);
+  const abTests = new AbTestService(abTestRepository, prompts, labels, bus);
+  // The results service is told when exposures are written; it is made after the buffer.
+  let onExposures: (testIds: Set<string>) => void = () => {};
+  const exposures = new ExposureBuffer(abTestRepository, logger, { intervalMs: 1_000, maxPending: 5_000 }, (ids) => onExposures(ids));
+  const abResults = new AbResultsService(abTestRepository, abTests, exposures, bus, notifications, logger);
+  onExposures = (ids) => ids.forEach((id) => abResults.schedule(id));
+  const servingCache = new ServingCache(renderer.database, abTestRepository, bus, { maxEntries: 50_000, ttlMs: 60_000 });
+  const serving = new ServingService(servingCache, renderer, exposures);
   const refinements = new RefinementService(refinementRepository, prompts, providers, refinementRunner, bus, config.refinement.streamPollMs);
   // Operations a previous process left queued or running continue by themselves.
   migrations.whenReady(() => runner.resume().catch((err: unknown) => logger.error({ err }, "resuming bulk operations failed")));
@@ -162,7 +181,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     .register(BulkOperationResolver, new BulkOperationResolver(bulk))
     .register(NotificationResolver, new NotificationResolver(notifications, bus))
     .register(RefinementResolver, new RefinementResolver(refinements, providers))
-    .register(PromptVersionRefinementResolver, new PromptVersionRefinementResolver());
+    .register(PromptVersionRefinementResolver, new PromptVersionRefinementResolver())
+    .register(AbTestResolver, new AbTestResolver(abTests, abResults, serving));
   const makeContext = (requestId: string, ctxOptions: { cache: boolean; actor?: string | null } = { cache: true }) =>
     createContext({ promptRepository, labelRepository, relationshipRepository, refinementRepository, container }, requestId, ctxOptions);
 
@@ -256,7 +276,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger,
     db,
     statements,
-    services: { prompts, bulk, runner, notifications, refinements, refinementRunner },
+    services: { prompts, bulk, runner, notifications, refinements, refinementRunner, abResults, exposures, servingCache },
     bus,
     apollo,
     createContext: makeContext,
@@ -285,6 +305,10 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         // The chunk in flight commits; unfinished operations resume on the next start.
         await runner.stop();
         await refinementRunner.stop();
+        // Exposures still in memory are written before the database closes.
+        await exposures.stop();
+        abResults.stop();
+        await servingCache.close();
         await apollo.stop();
         await bus.close();
         await bulkWorker.close();

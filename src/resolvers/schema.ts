@@ -15,6 +15,7 @@ import { PromptVersionResolver } from "./prompts/prompt-version.resolver.js";
 import { PromptResolver } from "./prompts/prompt.resolver.js";
 import { SearchResolver } from "./search/search.resolver.js";
 import { PromptVersionRefinementResolver, RefinementResolver } from "./refinement/refinement.resolver.js";
+import { AbTestResolver } from "./ab-testing/ab-test.resolver.js";
 
 export const RESOLVERS = [
   PromptResolver,
@@ -33,6 +34,7 @@ export const RESOLVERS = [
   NotificationResolver,
   RefinementResolver,
   PromptVersionRefinementResolver,
+  AbTestResolver,
 ] as const;
 
 let schema: Promise<GraphQLSchema> | undefined;

@@ -67,6 +67,19 @@ export interface RefinementProgressPayload {
   occurredAt: string;
 }
 
+export type AbTestEventType = "CREATED" | "STARTED" | "PAUSED" | "RESUMED" | "COMPLETED" | "WINNER";
+
+/** A test changed state (serving caches drop what they know about the prompt's tests). */
+export interface AbTestEventPayload {
+  type: AbTestEventType;
+  testId: string;
+  promptId: string;
+  label: string;
+  status: "DRAFT" | "RUNNING" | "PAUSED" | "COMPLETED";
+  winnerIndex: number | null;
+  occurredAt: string;
+}
+
 export interface NotificationPayload {
   id: string;
   recipient: string | null;
@@ -85,6 +98,9 @@ export interface Topics {
   "refinement.progress": RefinementProgressPayload;
   /** Asks whichever instance runs the session to stop it (cancelRefinement may reach another one). */
   "refinement.cancel": { sessionId: string };
+  "abtest.events": AbTestEventPayload;
+  /** A test's results changed (new exposures or outcomes); the payload is the results as JSON. */
+  "abtest.results": { testId: string; results: unknown };
 }
 
 export type TopicName = keyof Topics;

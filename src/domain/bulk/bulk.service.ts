@@ -5,7 +5,7 @@ import type { ConflictMode } from "../prompts/import.service.js";
 import { validateTags } from "../prompts/prompt.logic.js";
 import type { ListPromptsQuery } from "../prompts/prompt.commands.js";
 import type { PromptService } from "../prompts/prompt.service.js";
-import { decodeCursor, encodeCursor, pageSize, toPage } from "../shared/pagination.js";
+import { decodeCursor, encodeCursor, newestFirstPage, pageSize, toPage } from "../shared/pagination.js";
 import type { EventBus } from "../../subscriptions/pubsub.js";
 import type { BulkOperationStatus, BulkProgressPayload } from "../../subscriptions/topics.js";
 import type { BulkKind, BulkOperationRecord, BulkRepository, ItemStatus } from "./bulk.repository.js";
@@ -172,20 +172,8 @@ export class BulkService {
     return queued;
   }
 
-  async list(status: BulkOperationStatus | null, first: number | null | undefined, after: string | null | undefined) {
-    const limit = pageSize(first);
-    let before: { createdAt: Date; id: string } | undefined;
-    if (after) {
-      const c = decodeCursor(after);
-      if (typeof c.t !== "string" || typeof c.i !== "string") throw badInput("after", "after is not a bulk operation cursor");
-      before = { createdAt: new Date(c.t), id: c.i };
-    }
-    const rows = await this.repo.list(status, limit + 1, before);
-    return {
-      ...toPage(rows, limit, after != null),
-      cursor: (op: BulkOperationRecord) => encodeCursor({ t: op.createdAt.toISOString(), i: op.id }),
-      totalCount: () => this.repo.count(status),
-    };
+  list(status: BulkOperationStatus | null, first: number | null | undefined, after: string | null | undefined) {
+    return newestFirstPage(first, after, "bulk operation", (limit, before) => this.repo.list(status, limit, before), () => this.repo.count(status));
   }
 
   async items(id: string, status: ItemStatus | null, first: number | null | undefined, after: string | null | undefined) {

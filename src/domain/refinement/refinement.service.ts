@@ -7,7 +7,7 @@ import type { PromptRef } from "../prompts/prompt.commands.js";
 import type { PromptVersionRecord } from "../prompts/prompt.repository.js";
 import type { PromptService } from "../prompts/prompt.service.js";
 import { LIMITS } from "../prompts/prompt.logic.js";
-import { decodeCursor, encodeCursor, pageSize, toPage } from "../shared/pagination.js";
+import { newestFirstPage } from "../shared/pagination.js";
 import { checkProposal, describeBrokenPlaceholders, textOf } from "./refinement.logic.js";
 import type { ProviderRegistry } from "./refinement.providers.js";
 import type { RefinementDocumentRecord, RefinementRepository, RefinementSessionRecord } from "./refinement.repository.js";
@@ -107,20 +107,8 @@ export class RefinementService {
   }
 
   async list(prompt: PromptRef | null | undefined, status: RefinementStatus | null, first: number | null | undefined, after: string | null | undefined) {
-    const limit = pageSize(first);
-    let before: { createdAt: Date; id: string } | undefined;
-    if (after) {
-      const c = decodeCursor(after);
-      if (typeof c.t !== "string" || typeof c.i !== "string") throw badInput("after", "after is not a refinement session cursor");
-      before = { createdAt: new Date(c.t), id: c.i };
-    }
     const filter = { promptId: prompt ? (await this.prompts.get(prompt)).id : null, status };
-    const rows = await this.repo.list(filter, limit + 1, before);
-    return {
-      ...toPage(rows, limit, before !== undefined),
-      cursor: (s: RefinementSessionRecord) => encodeCursor({ t: s.createdAt.toISOString(), i: s.id }),
-      totalCount: () => this.repo.count(filter),
-    };
+    return newestFirstPage(first, after, "refinement session", (limit, before) => this.repo.list(filter, limit, before), () => this.repo.count(filter));
   }
 
   async document(id: string): Promise<RefinementDocumentRecord> {

@@ -36,3 +36,29 @@ export interface Page<T> {
 export function toPage<T>(rows: T[], limit: number, hasPrevious: boolean): Page<T> {
   return { items: rows.slice(0, limit), hasNextPage: rows.length > limit, hasPreviousPage: hasPrevious };
 }
+
+/**
+ * A page of rows listed newest first by (createdAt, id), with an opaque cursor: the shape of
+ * every "list the operations / sessions / tests" query.
+ */
+export async function newestFirstPage<T extends { createdAt: Date; id: string }>(
+  first: number | null | undefined,
+  after: string | null | undefined,
+  what: string,
+  load: (limit: number, before: { createdAt: Date; id: string } | undefined) => Promise<T[]>,
+  count: () => Promise<number>,
+) {
+  const limit = pageSize(first);
+  let before: { createdAt: Date; id: string } | undefined;
+  if (after) {
+    const c = decodeCursor(after);
+    if (typeof c.t !== "string" || typeof c.i !== "string") throw badInput("after", `after is not a ${what} cursor`);
+    before = { createdAt: new Date(c.t), id: c.i };
+  }
+  const rows = await load(limit + 1, before);
+  return {
+    ...toPage(rows, limit, before !== undefined),
+    cursor: (row: T) => encodeCursor({ t: row.createdAt.toISOString(), i: row.id }),
+    totalCount: count,
+  };
+}

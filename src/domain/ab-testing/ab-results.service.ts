@@ -1,0 +1,180 @@
+import { AppError, type ErrorCode } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import type { EventBus } from "../../subscriptions/pubsub.js";
+import { closing } from "../../subscriptions/replay.js";
+import type { NotificationService } from "../notifications/notification.service.js";
+import { computeResults, type AbResults } from "./ab-results.logic.js";
+import type { AbTestRecord, AbTestRepository } from "./ab-test.repository.js";
+import type { AbTestService } from "./ab-test.service.js";
+import type { ExposureBuffer } from "./exposure.buffer.js";
+
+export interface OutcomeInput {
+  test: string;
+  subjectKey: string;
+  /** CONVERSION tests: whether the subject converted (a conversion counts once per subject). */
+  converted?: boolean | null;
+  /** SCORE tests: one observed value (a subject's score is the mean of its values). */
+  value?: number | null;
+  /** The guardrail metric, when the test has one. */
+  guardrailConverted?: boolean | null;
+  guardrailValue?: number | null;
+}
+
+export interface OutcomeResult {
+  index: number;
+  ok: boolean;
+  variantIndex: number | null;
+  error: { code: ErrorCode; message: string } | null;
+}
+
+export const MAX_OUTCOMES = 1_000;
+
+/**
+ * Outcomes, results and decisions. Results are computed from per-variant sums on demand; after
+ * new outcomes or exposures a test is re-evaluated (throttled per test): its always-valid
+ * p-values are kept, a certain winner is recorded and announced, and with autoPromote the
+ * governed label moves to the winner and the test completes.
+ */
+export class AbResultsService {
+  private readonly scheduled = new Map<string, NodeJS.Timeout>();
+  private readonly lastRun = new Map<string, number>();
+
+  constructor(
+    private readonly repo: AbTestRepository,
+    private readonly tests: AbTestService,
+    private readonly exposures: ExposureBuffer,
+    private readonly bus: EventBus,
+    private readonly notifications: NotificationService,
+    private readonly logger: Logger,
+    private readonly throttleMs = 500,
+  ) {}
+
+  async results(id: string): Promise<AbResults> {
+    const test = await this.tests.get(id);
+    await this.exposures.flush();
+    return computeResults(test, await this.repo.totals(id));
+  }
+
+  async recordOutcomes(inputs: OutcomeInput[]): Promise<OutcomeResult[]> {
+    if (inputs.length > MAX_OUTCOMES) throw new AppError("BAD_USER_INPUT", `at most ${MAX_OUTCOMES} outcomes per call`, { field: "outcomes" });
+    await this.exposures.flush();
+    const results: OutcomeResult[] = inputs.map((_, index) => ({ index, ok: false, variantIndex: null, error: null }));
+    const fail = (i: number, code: ErrorCode, message: string) => (results[i]!.error = { code, message });
+    const byTest = new Map<string, number[]>();
+    inputs.forEach((input, i) => byTest.set(input.test, [...(byTest.get(input.test) ?? []), i]));
+    for (const [testId, indexes] of byTest) {
+      const test = await this.repo.findById(testId);
+      const valid: number[] = [];
+      for (const i of indexes) {
+        const problem = test ? checkOutcome(test, inputs[i]!) : "NOT_FOUND";
+        if (problem === "NOT_FOUND") fail(i, "NOT_FOUND", `A/B test not found: ${testId}`);
+        else if (problem) fail(i, problem.code, problem.message);
+        else valid.push(i);
+      }
+      if (!test || valid.length === 0) continue;
+      const subjects = await this.repo.subjects(test.id, valid.map((i) => inputs[i]!.subjectKey));
+      const exposed = valid.filter((i) => {
+        const subject = subjects.get(inputs[i]!.subjectKey);
+        if (!subject) return void fail(i, "NOT_FOUND", `subject ${inputs[i]!.subjectKey} was never served this test (resolvePrompt with its subjectKey first)`), false;
+        results[i]!.variantIndex = subject.variantIndex;
+        return true;
+      });
+      const at = new Date();
+      await this.repo.addOutcomes(
+        test.id,
+        exposed.map((i) => {
+          const o = inputs[i]!;
+          return { subjectKey: o.subjectKey, converted: o.converted ?? null, value: o.value ?? null, guardrailConverted: o.guardrailConverted ?? null, guardrailValue: o.guardrailValue ?? null, at };
+        }),
+      );
+      for (const i of exposed) results[i]!.ok = true;
+      if (exposed.length > 0) this.schedule(test.id);
+    }
+    return results;
+  }
+
+  /** Re-evaluates a test soon, at most once per throttle interval. */
+  schedule(testId: string): void {
+    if (this.scheduled.has(testId)) return;
+    const wait = Math.max(0, (this.lastRun.get(testId) ?? 0) + this.throttleMs - Date.now());
+    const timer = setTimeout(() => {
+      this.scheduled.delete(testId);
+      this.lastRun.set(testId, Date.now());
+      this.evaluate(testId).catch((err: unknown) => this.logger.error({ err, testId }, "evaluating an A/B test failed"));
+    }, wait);
+    timer.unref();
+    this.scheduled.set(testId, timer);
+  }
+
+  /** Computes the results, keeps the sequential p-values, acts on a winner, and publishes the results. */
+  async evaluate(testId: string): Promise<AbResults | null> {
+    let test = await this.repo.findById(testId);
+    if (!test) return null;
+    const results = computeResults(test, await this.repo.totals(testId));
+    if (test.status === "RUNNING") {
+      await this.repo.saveSequentialState(testId, Object.fromEntries(results.sequentialPValues.flatMap((p, i) => (p === null ? [] : [[String(i), p]]))));
+      if (results.status === "WINNER" && results.winner !== null && test.winnerIndex === null) test = await this.decide(test, results.winner);
+    }
+    this.bus.publish("abtest.results", { testId, results });
+    return results;
+  }
+
+  /** Live results of one test: the current ones at once, then each re-evaluation. */
+  async updates(id: string): Promise<AsyncIterable<AbResults>> {
+    const live = this.bus.subscribe("abtest.results", (event) => event.testId === id);
+    let first: AbResults;
+    try {
+      first = await this.results(id);
+    } catch (error) {
+      await live.return();
+      throw error;
+    }
+    const stream = (async function* () {
+      yield first;
+      for await (const event of live) yield event.results as AbResults;
+    })();
+    return closing(stream, () => live.return());
+  }
+
+  /** Stops pending evaluations (shutdown). */
+  stop(): void {
+    for (const timer of this.scheduled.values()) clearTimeout(timer);
+    this.scheduled.clear();
+  }
+
+  private async decide(test: AbTestRecord, winner: number): Promise<AbTestRecord> {
+    // Only the first evaluation to see the winner records it (several instances may evaluate).
+    const decided = await this.repo.transition(test.id, ["RUNNING"], { winnerIndex: winner, winnerDecidedBy: "STATISTICS" }, true);
+    if (!decided) return test;
+    this.tests.publish("WINNER", decided);
+    const variant = decided.variants[winner]!;
+    let outcome = `${variant.name} wins test "${decided.name}".`;
+    let current = decided;
+    if (decided.autoPromote) {
+      try {
+        await this.tests.promote(decided, winner, null);
+        current = (await this.repo.transition(test.id, ["RUNNING"], { status: "COMPLETED", completedAt: new Date() })) ?? decided;
+        if (current.status === "COMPLETED") this.tests.publish("COMPLETED", current);
+        outcome += ` The label ${decided.label} now points at its version, and the test is completed.`;
+      } catch (error) {
+        this.logger.error({ err: error, testId: test.id }, "promoting an A/B test winner failed");
+        outcome += ` Moving the label ${decided.label} failed: ${error instanceof AppError ? error.message : "see the server log"}.`;
+      }
+    }
+    await this.notifications
+      .notify({ recipient: decided.createdBy, kind: "AB_TEST_WINNER", title: `A/B test "${decided.name}" has a winner`, body: outcome, data: { testId: decided.id, winnerIndex: winner } })
+      .catch((err: unknown) => this.logger.error({ err, testId: test.id }, "A/B winner notification failed"));
+    return current;
+  }
+}
+
+/** What is wrong with one outcome for this test, if anything. */
+function checkOutcome(test: AbTestRecord, o: OutcomeInput): { code: ErrorCode; message: string } | null {
+  if (test.status !== "RUNNING" && test.status !== "PAUSED") return { code: "FAILED_PRECONDITION", message: `the test is ${test.status}; outcomes are taken while it runs or is paused` };
+  if (typeof o.subjectKey !== "string" || o.subjectKey.trim() === "" || o.subjectKey.length > 200) return { code: "BAD_USER_INPUT", message: "subjectKey must be 1 to 200 characters" };
+  if (test.metric === "CONVERSION" && typeof o.converted !== "boolean") return { code: "BAD_USER_INPUT", message: "a CONVERSION test needs converted (true or false)" };
+  if (test.metric === "SCORE" && !(typeof o.value === "number" && Number.isFinite(o.value))) return { code: "BAD_USER_INPUT", message: "a SCORE test needs a finite value" };
+  if (o.guardrailValue != null && !Number.isFinite(o.guardrailValue)) return { code: "BAD_USER_INPUT", message: "guardrailValue must be finite" };
+  if ((o.guardrailConverted != null || o.guardrailValue != null) && !test.guardrailMetric) return { code: "BAD_USER_INPUT", message: "the test has no guardrail metric" };
+  return null;
+}

@@ -1,0 +1,68 @@
+import { badInput, notFound } from "../../errors.js";
+import { validateLabel, LATEST } from "../prompts/label.service.js";
+import type { RenderResult, RenderService } from "../prompts/render.service.js";
+import { newId } from "../shared/ids.js";
+import { assignVariant, randomVariant } from "./ab-assignment.logic.js";
+import type { AbTestRecord, AbVariantRecord } from "./ab-test.repository.js";
+import type { ExposureBuffer } from "./exposure.buffer.js";
+import type { ServingCache } from "./serving.cache.js";
+
+export interface ResolveInput {
+  name: string;
+  /** The label asked for (default production). */
+  label?: string | null;
+  /** Who is served: the same subject always gets the same variant of a test. */
+  subjectKey?: string | null;
+  variables?: Record<string, unknown> | null;
+}
+
+export interface Resolved extends RenderResult {
+  test: AbTestRecord | null;
+  variant: AbVariantRecord | null;
+  /** The subject the answer was for: the caller's, or one made up for an anonymous caller inside a test (report outcomes with it). */
+  subjectKey: string | null;
+}
+
+/**
+ * The hot path: which prompt an application gets. From memory (ServingCache) after the first
+ * request; a running test on the label picks the variant by a hash of test and subject, and
+ * the exposure is buffered (ExposureBuffer), so a request writes nothing and, warm, reads
+ * nothing from the database.
+ */
+export class ServingService {
+  constructor(
+    private readonly cache: ServingCache,
+    private readonly renderer: RenderService,
+    private readonly exposures: ExposureBuffer,
+  ) {}
+
+  async resolve(input: ResolveInput): Promise<Resolved> {
+    const label = input.label == null || input.label.trim() === LATEST ? (input.label?.trim() ?? "production") : validateLabel(input.label);
+    const subject = input.subjectKey?.trim() || null;
+    if (subject !== null && subject.length > 200) throw badInput("subjectKey", "subjectKey must be at most 200 characters");
+    const name = input.name?.trim() ?? "";
+    const prompt = name ? await this.cache.promptByName(name) : null;
+    if (!prompt) throw notFound("prompt", "name", input.name);
+
+    const test = await this.cache.runningTest(prompt.id, label);
+    let variant: AbVariantRecord | null = null;
+    let subjectKey = subject;
+    let number: number | null;
+    if (test) {
+      subjectKey ??= `anonymous-${newId()}`;
+      const weights = test.variants.map((v) => v.weight);
+      variant = test.variants[subject !== null ? assignVariant(test.id, subject, weights) : randomVariant(weights)]!;
+      number = variant.versionNumber ?? (await this.cache.labelVersion(prompt, variant.versionLabel!));
+      if (number === null) throw notFound(`label ${variant.versionLabel} (variant ${variant.name}) on prompt ${prompt.name}`, "label", variant.versionLabel);
+    } else {
+      number = await this.cache.labelVersion(prompt, label);
+      if (number === null) throw notFound(`label ${label} on prompt ${prompt.name}`, "label", label);
+    }
+    const version = await this.cache.version(prompt, number);
+    if (!version) throw notFound(`version ${number} of prompt ${prompt.name}`, "version", number);
+    const rendered = await this.renderer.renderVersion(prompt, version, label, input.variables ?? {}, this.cache);
+    // Recorded once the answer is certain (a missing variable throws above: no exposure).
+    if (test && variant) this.exposures.record(test.id, subjectKey!, variant.index);
+    return { ...rendered, test, variant, subjectKey: test ? subjectKey : subject };
+  }
+}
