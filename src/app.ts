@@ -20,6 +20,13 @@ import { ExposureBuffer } from "./domain/ab-testing/exposure.buffer.js";
 import { ServingCache } from "./domain/ab-testing/serving.cache.js";
 import { ServingService } from "./domain/ab-testing/serving.service.js";
 import { AbTestResolver } from "./resolvers/ab-testing/ab-test.resolver.js";
+import { SyncWriter } from "./db/sync-writer.js";
+import { SystemHealthService } from "./domain/analytics/system-health.service.js";
+import { UsageWriteRepository } from "./domain/analytics/usage-write.repository.js";
+import { UsageRepository } from "./domain/analytics/usage.repository.js";
+import { UsageRetention } from "./domain/analytics/usage.retention.js";
+import { UsageService } from "./domain/analytics/usage.service.js";
+import { AnalyticsResolver } from "./resolvers/analytics/analytics.resolver.js";
 import { ProviderRegistry } from "./domain/refinement/refinement.providers.js";
 import { RefinementRepository } from "./domain/refinement/refinement.repository.js";
 import { RefinementRunner } from "./domain/refinement/refinement.runner.js";
@@ -86,6 +93,8 @@ export interface App {
     abResults: AbResultsService;
     exposures: ExposureBuffer;
     servingCache: ServingCache;
+    usage: UsageService;
+    retention: UsageRetention;
   };
   /** The app's event bus (tests watch what is published). */
   bus: EventBus;
@@ -160,6 +169,20 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   onExposures = (ids) => ids.forEach((id) => abResults.schedule(id));
   const servingCache = new ServingCache(renderer.database, abTestRepository, bus, { maxEntries: 50_000, ttlMs: 60_000 });
   const serving = new ServingService(servingCache, renderer, exposures);
+  const usageWriter = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate);
+  const usageRepository = new UsageRepository(db);
+  const usageWrites = new UsageWriteRepository();
+  const usage = new UsageService(usageRepository, usageWrites, usageWriter, prompts, bus, { maxBatch: config.usage.maxBatch });
+  const retention = new UsageRetention(usageWrites, usageWriter, config.usage.retentionDays, logger);
+  migrations.whenReady(() => retention.start());
+  const startedAt = Date.now();
+  const systemHealth = new SystemHealthService(usageRepository, {
+    startedAt,
+    bulkQueueDepth: () => bulk.queueDepth(),
+    cache: () => ({ hits: servingCache.hits, misses: servingCache.misses }),
+    openSubscriptions: () => bus.totalSubscribers(),
+    redis: () => bus.health(),
+  });
   const refinements = new RefinementService(refinementRepository, prompts, providers, refinementRunner, bus, config.refinement.streamPollMs);
   // Operations a previous process left queued or running continue by themselves.
   migrations.whenReady(() => runner.resume().catch((err: unknown) => logger.error({ err }, "resuming bulk operations failed")));
@@ -182,7 +205,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     .register(NotificationResolver, new NotificationResolver(notifications, bus))
     .register(RefinementResolver, new RefinementResolver(refinements, providers))
     .register(PromptVersionRefinementResolver, new PromptVersionRefinementResolver())
-    .register(AbTestResolver, new AbTestResolver(abTests, abResults, serving));
+    .register(AbTestResolver, new AbTestResolver(abTests, abResults, serving))
+    .register(AnalyticsResolver, new AnalyticsResolver(usage, systemHealth));
   const makeContext = (requestId: string, ctxOptions: { cache: boolean; actor?: string | null } = { cache: true }) =>
     createContext({ promptRepository, labelRepository, relationshipRepository, refinementRepository, container }, requestId, ctxOptions);
 
@@ -243,7 +267,6 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     return { ready, degraded: events ? !events.ok : false, checks };
   };
 
-  const startedAt = Date.now();
   const http = createHttpServer(
     {
       graphqlPath: GRAPHQL_PATH,
@@ -276,7 +299,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger,
     db,
     statements,
-    services: { prompts, bulk, runner, notifications, refinements, refinementRunner, abResults, exposures, servingCache },
+    services: { prompts, bulk, runner, notifications, refinements, refinementRunner, abResults, exposures, servingCache, usage, retention },
     bus,
     apollo,
     createContext: makeContext,
@@ -309,6 +332,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await exposures.stop();
         abResults.stop();
         await servingCache.close();
+        await retention.stop();
+        usageWriter.close();
         await apollo.stop();
         await bus.close();
         await bulkWorker.close();

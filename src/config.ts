@@ -141,6 +141,8 @@ const envSchema = z.object({
   PROMPT_STORE_LLM_MAX_RETRIES: integer("PROMPT_STORE_LLM_MAX_RETRIES", 0, 10, 3),
   PROMPT_STORE_LLM_STREAM: flag("PROMPT_STORE_LLM_STREAM", true),
   PROMPT_STORE_REFINEMENT_CONCURRENCY: integer("PROMPT_STORE_REFINEMENT_CONCURRENCY", 1, 64, 4),
+  PROMPT_STORE_USAGE_MAX_BATCH: integer("PROMPT_STORE_USAGE_MAX_BATCH", 1, 100_000, 1_000),
+  PROMPT_STORE_USAGE_RETENTION_DAYS: integer("PROMPT_STORE_USAGE_RETENTION_DAYS", 1, 3_650, 30),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -174,6 +176,12 @@ export interface AppConfig {
   redis?: RedisConfig;
   /** An OpenAI-compatible LLM for refinement; without it the builtin rule-based refiner is the default. */
   llm?: LlmConfig;
+  usage: {
+    /** Most events in one recordUsage call. */
+    maxBatch: number;
+    /** Raw usage events older than this are deleted; the rollups stay. */
+    retentionDays: number;
+  };
   refinement: {
     /** Refinement sessions running at once per instance; more wait QUEUED. */
     concurrency: number;
@@ -252,5 +260,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
     }),
     refinement: { concurrency: e.PROMPT_STORE_REFINEMENT_CONCURRENCY },
+    usage: { maxBatch: e.PROMPT_STORE_USAGE_MAX_BATCH, retentionDays: e.PROMPT_STORE_USAGE_RETENTION_DAYS },
   };
 }

@@ -16,6 +16,7 @@ import { PromptResolver } from "./prompts/prompt.resolver.js";
 import { SearchResolver } from "./search/search.resolver.js";
 import { PromptVersionRefinementResolver, RefinementResolver } from "./refinement/refinement.resolver.js";
 import { AbTestResolver } from "./ab-testing/ab-test.resolver.js";
+import { AnalyticsResolver } from "./analytics/analytics.resolver.js";
 
 export const RESOLVERS = [
   PromptResolver,
@@ -35,6 +36,7 @@ export const RESOLVERS = [
   RefinementResolver,
   PromptVersionRefinementResolver,
   AbTestResolver,
+  AnalyticsResolver,
 ] as const;
 
 let schema: Promise<GraphQLSchema> | undefined;

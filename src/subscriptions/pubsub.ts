@@ -44,6 +44,11 @@ export class Subscription<T> implements AsyncIterableIterator<T> {
     }
   }
 
+  /** Events queued and not read yet. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
   next(): Promise<IteratorResult<T>> {
     if (this.queue.length > 0) return Promise.resolve({ value: this.queue.shift()!, done: false });
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
@@ -136,6 +141,13 @@ export class EventBus {
   /** Subscriptions open on this instance for a topic (health, metrics, and tests waiting for a subscriber). */
   subscriberCount(topic: TopicName): number {
     return this.subscribers.get(topic)?.size ?? 0;
+  }
+
+  /** Subscriptions open on this instance, all topics. */
+  totalSubscribers(): number {
+    let total = 0;
+    for (const set of this.subscribers.values()) total += set.size;
+    return total;
   }
 
   /** Null when events stay in this process (nothing to be unhealthy). */

@@ -101,6 +101,8 @@ export interface Topics {
   "abtest.events": AbTestEventPayload;
   /** A test's results changed (new exposures or outcomes); the payload is the results as JSON. */
   "abtest.results": { testId: string; results: unknown };
+  /** Usage events were stored (live analytics recompute for these prompts). */
+  "usage.recorded": { promptIds: string[]; count: number };
 }
 
 export type TopicName = keyof Topics;

@@ -42,6 +42,7 @@ export function testConfig(overrides: Partial<AppConfig> = {}): { config: AppCon
       maxQueryDepth: 15,
       bulk: { maxItems: 20_000, chunkSize: 500, chunkMs: 50 },
       refinement: { concurrency: 4 },
+      usage: { maxBatch: 1_000, retentionDays: 30 },
       ...overrides,
     },
   };

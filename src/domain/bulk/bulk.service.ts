@@ -172,6 +172,11 @@ export class BulkService {
     return queued;
   }
 
+  /** Operations waiting or running (system health). */
+  async queueDepth(): Promise<number> {
+    return (await this.repo.count("QUEUED")) + (await this.repo.count("RUNNING"));
+  }
+
   list(status: BulkOperationStatus | null, first: number | null | undefined, after: string | null | undefined) {
     return newestFirstPage(first, after, "bulk operation", (limit, before) => this.repo.list(status, limit, before), () => this.repo.count(status));
   }

@@ -58,6 +58,14 @@ export class PromptService {
     return prompt;
   }
 
+  /** Many prompts by id or name at once (two statements at most); unknown ones are simply absent. */
+  async lookup(refs: readonly PromptRef[]): Promise<{ byId: Map<string, PromptRecord>; byName: Map<string, PromptRecord> }> {
+    const ids = [...new Set(refs.flatMap((r) => (r.id ? [r.id] : [])))];
+    const names = [...new Set(refs.flatMap((r) => (!r.id && r.name ? [r.name.trim()] : [])))];
+    const [byIds, byNames] = await Promise.all([ids.length ? this.repo.findByIds(ids) : [], names.length ? this.repo.findByNames(names) : []]);
+    return { byId: new Map(byIds.map((p) => [p.id, p])), byName: new Map(byNames.map((p) => [p.name, p])) };
+  }
+
   async version(ref: PromptRef, number: number): Promise<PromptVersionRecord> {
     const prompt = await this.get(ref);
     const [version] = await this.repo.versionsByKeys([{ promptId: prompt.id, number }]);

@@ -1,0 +1,128 @@
+import { sqlDate, type SyncSession } from "../../db/sync-writer.js";
+import { LatencySketch } from "./latency-sketch.js";
+
+export interface UsageRecord {
+  promptId: string;
+  versionNumber: number | null;
+  label: string | null;
+  testId: string | null;
+  variantIndex: number | null;
+  userId: string | null;
+  sessionId: string | null;
+  model: string | null;
+  latencyMs: number | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  cost: number | null;
+  success: boolean;
+  errorCode: string | null;
+  occurredAt: Date;
+  metadata: string | null;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+export const hourOf = (at: Date) => new Date(Math.floor(at.getTime() / HOUR) * HOUR);
+export const dayOf = (at: Date) => new Date(Math.floor(at.getTime() / DAY) * DAY);
+
+interface Totals {
+  count: number;
+  successCount: number;
+  latencyCount: number;
+  latencySum: number;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+}
+
+const zero = (): Totals => ({ count: 0, successCount: 0, latencyCount: 0, latencySum: 0, inputTokens: 0, outputTokens: 0, cost: 0 });
+
+function addTo(t: Totals, e: UsageRecord): void {
+  t.count++;
+  if (e.success) t.successCount++;
+  if (e.latencyMs !== null) {
+    t.latencyCount++;
+    t.latencySum += e.latencyMs;
+  }
+  t.inputTokens += e.inputTokens ?? 0;
+  t.outputTokens += e.outputTokens ?? 0;
+  t.cost += e.cost ?? 0;
+}
+
+/**
+ * Ingest's statements, run in one SyncWriter transaction per batch: the raw events, and the
+ * rollups they change (hourly per prompt version, with a merged latency sketch; daily per
+ * prompt; hourly per user). A batch's events are summed in memory first, so a batch of 500
+ * events touches a few rollup rows, not 500.
+ */
+export class UsageWriteRepository {
+  insert(session: SyncSession, events: readonly UsageRecord[]): void {
+    const raw = session.statement(
+      `INSERT INTO UsageEvent (promptId, versionNumber, label, testId, variantIndex, userId, sessionId, model, latencyMs, inputTokens, outputTokens, cost, success, errorCode, occurredAt, metadata)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const hourly = new Map<string, { promptId: string; hour: Date; version: number; totals: Totals; sketch: LatencySketch }>();
+    const daily = new Map<string, { promptId: string; day: Date; totals: Totals }>();
+    const users = new Map<string, { userId: string; hour: Date; count: number }>();
+    for (const e of events) {
+      raw.run(e.promptId, e.versionNumber, e.label, e.testId, e.variantIndex, e.userId, e.sessionId, e.model, e.latencyMs, e.inputTokens, e.outputTokens, e.cost, e.success ? 1 : 0, e.errorCode, sqlDate(e.occurredAt), e.metadata);
+      const hour = hourOf(e.occurredAt);
+      const version = e.versionNumber ?? 0;
+      const hk = `${e.promptId}\u0000${hour.getTime()}\u0000${version}`;
+      let h = hourly.get(hk);
+      if (!h) hourly.set(hk, (h = { promptId: e.promptId, hour, version, totals: zero(), sketch: LatencySketch.empty() }));
+      addTo(h.totals, e);
+      if (e.latencyMs !== null) h.sketch.add(e.latencyMs);
+      const day = dayOf(e.occurredAt);
+      const dk = `${e.promptId}\u0000${day.getTime()}`;
+      let d = daily.get(dk);
+      if (!d) daily.set(dk, (d = { promptId: e.promptId, day, totals: zero() }));
+      addTo(d.totals, e);
+      if (e.userId !== null) {
+        const uk = `${e.userId}\u0000${hour.getTime()}`;
+        const u = users.get(uk);
+        if (u) u.count++;
+        else users.set(uk, { userId: e.userId, hour, count: 1 });
+      }
+    }
+    const existingSketch = session.statement(`SELECT latencySketch FROM UsageRollup WHERE promptId = ? AND hour = ? AND versionNumber = ?`).pluck();
+    const upsertHour = session.statement(
+      `INSERT INTO UsageRollup (hour, promptId, versionNumber, count, successCount, latencyCount, latencySum, latencySketch, inputTokens, outputTokens, cost)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (promptId, hour, versionNumber) DO UPDATE SET
+         count = count + excluded.count, successCount = successCount + excluded.successCount,
+         latencyCount = latencyCount + excluded.latencyCount, latencySum = latencySum + excluded.latencySum,
+         latencySketch = excluded.latencySketch, inputTokens = inputTokens + excluded.inputTokens,
+         outputTokens = outputTokens + excluded.outputTokens, cost = cost + excluded.cost`,
+    );
+    for (const h of hourly.values()) {
+      const hour = sqlDate(h.hour);
+      // The sketch is merged here (read, merge, write) inside the write transaction: no lost update.
+      const stored = existingSketch.get(h.promptId, hour, h.version) as Buffer | null | undefined;
+      if (stored) h.sketch.mergeEncoded(stored);
+      const t = h.totals;
+      upsertHour.run(hour, h.promptId, h.version, t.count, t.successCount, t.latencyCount, t.latencySum, h.sketch.count > 0 ? h.sketch.encode() : null, t.inputTokens, t.outputTokens, t.cost);
+    }
+    const upsertDay = session.statement(
+      `INSERT INTO UsageDaily (day, promptId, count, successCount, latencyCount, latencySum, inputTokens, outputTokens, cost)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (day, promptId) DO UPDATE SET
+         count = count + excluded.count, successCount = successCount + excluded.successCount,
+         latencyCount = latencyCount + excluded.latencyCount, latencySum = latencySum + excluded.latencySum,
+         inputTokens = inputTokens + excluded.inputTokens, outputTokens = outputTokens + excluded.outputTokens, cost = cost + excluded.cost`,
+    );
+    for (const d of daily.values()) {
+      const t = d.totals;
+      upsertDay.run(sqlDate(d.day), d.promptId, t.count, t.successCount, t.latencyCount, t.latencySum, t.inputTokens, t.outputTokens, t.cost);
+    }
+    const upsertUser = session.statement(
+      `INSERT INTO UserActivityRollup (hour, userId, count) VALUES (?, ?, ?) ON CONFLICT (hour, userId) DO UPDATE SET count = count + excluded.count`,
+    );
+    for (const u of users.values()) upsertUser.run(sqlDate(u.hour), u.userId, u.count);
+  }
+
+  /** Deletes raw events older than `before`, at most `limit` of them (retention runs in small steps). */
+  deleteOlderThan(session: SyncSession, before: Date, limit: number): number {
+    return session.statement(`DELETE FROM UsageEvent WHERE id IN (SELECT id FROM UsageEvent WHERE occurredAt < ? ORDER BY occurredAt LIMIT ?)`).run(sqlDate(before), limit).changes;
+  }
+}

@@ -1,0 +1,234 @@
+import { AppError, badInput, type ErrorCode } from "../../errors.js";
+import type { SyncWriter } from "../../db/sync-writer.js";
+import type { EventBus } from "../../subscriptions/pubsub.js";
+import type { PromptRef } from "../prompts/prompt.commands.js";
+import type { PromptRecord } from "../prompts/prompt.repository.js";
+import type { PromptService } from "../prompts/prompt.service.js";
+import { closing } from "../../subscriptions/replay.js";
+import { activity, perVersion, pointOfEvents, rank, timeSeries, type Interval, type RankMetric, type SeriesPoint } from "./analytics.logic.js";
+import type { UsageRecord, UsageWriteRepository } from "./usage-write.repository.js";
+import type { UsageRepository } from "./usage.repository.js";
+
+export interface UsageEventInput {
+  prompt: PromptRef;
+  version?: number | null;
+  label?: string | null;
+  test?: string | null;
+  variant?: number | null;
+  user?: string | null;
+  session?: string | null;
+  model?: string | null;
+  latencyMs?: number | null;
+  inputTokens?: number | null;
+  outputTokens?: number | null;
+  cost?: number | null;
+  success?: boolean | null;
+  errorCode?: string | null;
+  timestamp?: Date | string | null;
+  metadata?: Record<string, unknown> | null;
+}
+
+export interface UsageLimits {
+  /** Most events in one recordUsage call. */
+  maxBatch: number;
+}
+
+const TEXT_MAX = 200;
+const METADATA_MAX = 4_096;
+const DAY = 86_400_000;
+const MAX_RANGE_DAYS = 400;
+
+export interface RecordUsageResult {
+  accepted: number;
+  errors: { index: number; code: ErrorCode; field: string; message: string }[];
+}
+
+/** Usage analytics: ingest (validated per event, stored in one transaction per call) and queries over the rollups. */
+export class UsageService {
+  constructor(
+    private readonly reads: UsageRepository,
+    private readonly writes: UsageWriteRepository,
+    private readonly writer: SyncWriter,
+    private readonly prompts: PromptService,
+    private readonly bus: EventBus,
+    private readonly limits: UsageLimits,
+  ) {}
+
+  async record(inputs: UsageEventInput[]): Promise<RecordUsageResult> {
+    if (inputs.length > this.limits.maxBatch) throw badInput("events", `at most ${this.limits.maxBatch} events per call (got ${inputs.length})`);
+    const found = await this.prompts.lookup(inputs.map((e) => e.prompt ?? {}));
+    const errors: RecordUsageResult["errors"] = [];
+    const good: UsageRecord[] = [];
+    const now = Date.now();
+    inputs.forEach((input, index) => {
+      try {
+        good.push(toRecord(input, found, now));
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        errors.push({ index, code: error.code, field: String(error.details.field ?? "events"), message: error.message });
+      }
+    });
+    if (good.length > 0) {
+      await this.writer.transaction((session) => this.writes.insert(session, good));
+      this.bus.publish("usage.recorded", { promptIds: [...new Set(good.map((e) => e.promptId))], count: good.length });
+    }
+    return { accepted: good.length, errors };
+  }
+
+  async promptAnalytics(ref: PromptRef, fromTo: { from?: Date | null; to?: Date | null }, interval: Interval, version: number | null) {
+    const prompt = await this.prompts.get(ref);
+    const { from, to } = range(fromTo, 30);
+    const { series, total } = timeSeries(await this.reads.hourly(prompt.id, from, to, version), interval);
+    return { prompt, from, to, interval, series, total };
+  }
+
+  async versionComparison(ref: PromptRef, fromTo: { from?: Date | null; to?: Date | null }) {
+    const prompt = await this.prompts.get(ref);
+    const { from, to } = range(fromTo, 30);
+    return { prompt, from, to, versions: perVersion(await this.reads.hourly(prompt.id, from, to, null)) };
+  }
+
+  async topPrompts(metric: RankMetric, fromTo: { from?: Date | null; to?: Date | null }, first: number) {
+    if (!Number.isInteger(first) || first < 1 || first > 200) throw badInput("first", "first must be an integer from 1 to 200");
+    const { from, to } = range(fromTo, 7);
+    const length = to.getTime() - from.getTime();
+    const [current, previous] = await Promise.all([this.reads.perPrompt(from, to), this.reads.perPrompt(new Date(from.getTime() - length), from)]);
+    const ranked = rank(metric, current, previous, first);
+    const prompts = new Map((await this.prompts.lookup(ranked.map((r) => ({ id: r.promptId })))).byId);
+    return { from, to, metric, entries: ranked.flatMap((r) => (prompts.has(r.promptId) ? [{ ...r, prompt: prompts.get(r.promptId)! }] : [])) };
+  }
+
+  async usageTrends(fromTo: { from?: Date | null; to?: Date | null }, interval: "HOUR" | "DAY") {
+    const { from, to } = range(fromTo, 30);
+    const rows = await this.reads.series(from, to, interval);
+    return {
+      from,
+      to,
+      interval,
+      series: rows.map((r) => ({
+        bucketStart: r.bucket,
+        count: r.count,
+        activePrompts: r.prompts,
+        successRate: r.count ? r.successCount / r.count : null,
+        latencyMean: r.latencyCount ? r.latencySum / r.latencyCount : null,
+        inputTokens: r.inputTokens,
+        outputTokens: r.outputTokens,
+        cost: r.cost,
+      })),
+    };
+  }
+
+  /** Requests, success rate and latency percentiles of the last minute and hour, from the raw events. */
+  async live(ref: PromptRef): Promise<LiveCounters> {
+    const prompt = await this.prompts.get(ref);
+    return this.liveOf(prompt.id);
+  }
+
+  /** The live counters now, then again after new usage of the prompt, at most every `intervalMs`. */
+  async liveUpdates(ref: PromptRef, intervalMs = 250): Promise<AsyncIterable<LiveCounters>> {
+    const prompt = await this.prompts.get(ref);
+    const events = this.bus.subscribe("usage.recorded", (e) => e.promptIds.includes(prompt.id));
+    const stream = async function* (this: UsageService) {
+      yield await this.liveOf(prompt.id);
+      let last = Date.now();
+      for await (const _ of events) {
+        const wait = last + intervalMs - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        // Whatever arrived while waiting is in this computation: skip those notices.
+        while (events.pending > 0) await events.next();
+        last = Date.now();
+        yield await this.liveOf(prompt.id);
+      }
+    }.call(this);
+    return closing(stream, () => events.return());
+  }
+
+  private async liveOf(promptId: string): Promise<LiveCounters> {
+    const now = new Date();
+    const hourAgo = new Date(now.getTime() - 3_600_000);
+    const minuteAgo = new Date(now.getTime() - 60_000);
+    const events = await this.reads.recent(promptId, hourAgo, LIVE_LIMIT);
+    return {
+      promptId,
+      lastMinute: pointOfEvents(events.filter((e) => e.occurredAt >= minuteAgo), minuteAgo),
+      lastHour: pointOfEvents(events, hourAgo),
+      computedAt: now,
+    };
+  }
+
+  async userActivity(fromTo: { from?: Date | null; to?: Date | null }, interval: Interval, top: number) {
+    if (!Number.isInteger(top) || top < 0 || top > 200) throw badInput("top", "top must be an integer from 0 to 200");
+    const { from, to } = range(fromTo, 30);
+    return { from, to, interval, ...activity(await this.reads.userActivity(from, to), interval, top) };
+  }
+}
+
+export interface LiveCounters {
+  promptId: string;
+  lastMinute: SeriesPoint;
+  lastHour: SeriesPoint;
+  computedAt: Date;
+}
+
+/** Most raw events a live computation reads (a very busy prompt's last hour is sampled by recency). */
+const LIVE_LIMIT = 100_000;
+
+function range(fromTo: { from?: Date | null; to?: Date | null }, defaultDays: number): { from: Date; to: Date } {
+  const to = fromTo.to ?? new Date();
+  const from = fromTo.from ?? new Date(to.getTime() - defaultDays * DAY);
+  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw badInput("from", "from and to must be dates");
+  if (from >= to) throw badInput("from", "from must be before to");
+  if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY) throw badInput("from", `a range may span at most ${MAX_RANGE_DAYS} days`);
+  return { from, to };
+}
+
+const text = (value: string | null | undefined, field: string): string | null => {
+  if (value == null) return null;
+  if (typeof value !== "string" || value.length > TEXT_MAX) throw badInput(field, `${field} must be a string of at most ${TEXT_MAX} characters`);
+  return value;
+};
+
+const count = (value: number | null | undefined, field: string): number | null => {
+  if (value == null) return null;
+  if (!Number.isInteger(value) || value < 0) throw badInput(field, `${field} must be a non-negative integer`);
+  return value;
+};
+
+/** One validated event; AppError (with the field) when it is not usable. */
+function toRecord(e: UsageEventInput, found: { byId: Map<string, PromptRecord>; byName: Map<string, PromptRecord> }, now: number): UsageRecord {
+  const ref = e.prompt ?? {};
+  const prompt = ref.id ? found.byId.get(ref.id) : ref.name ? found.byName.get(ref.name.trim()) : undefined;
+  if (!ref.id === !ref.name) throw badInput("prompt", "give exactly one of prompt.id and prompt.name");
+  if (!prompt) throw new AppError("NOT_FOUND", `prompt not found: ${ref.id ?? ref.name}`, { field: "prompt" });
+  const version = count(e.version, "version");
+  if (version !== null && (version < 1 || version > prompt.latestVersionNumber)) throw new AppError("NOT_FOUND", `prompt ${prompt.name} has no version ${version}`, { field: "version" });
+  if (e.latencyMs != null && !(Number.isFinite(e.latencyMs) && e.latencyMs >= 0 && e.latencyMs <= DAY)) throw badInput("latencyMs", "latencyMs must be from 0 to 86,400,000");
+  if (e.cost != null && !(Number.isFinite(e.cost) && e.cost >= 0)) throw badInput("cost", "cost must be a non-negative number");
+  const at = e.timestamp == null ? new Date(now) : new Date(e.timestamp);
+  if (Number.isNaN(at.getTime())) throw badInput("timestamp", "timestamp must be a date");
+  if (at.getTime() > now + 5 * 60_000) throw badInput("timestamp", "timestamp is in the future");
+  let metadata: string | null = null;
+  if (e.metadata != null) {
+    metadata = JSON.stringify(e.metadata);
+    if (metadata.length > METADATA_MAX) throw badInput("metadata", `metadata must be at most ${METADATA_MAX} bytes of JSON`);
+  }
+  const success = e.success ?? (e.errorCode == null);
+  return {
+    promptId: prompt.id,
+    versionNumber: version,
+    label: text(e.label, "label"),
+    testId: text(e.test, "test"),
+    variantIndex: count(e.variant, "variant"),
+    userId: text(e.user, "user"),
+    sessionId: text(e.session, "session"),
+    model: text(e.model, "model"),
+    latencyMs: e.latencyMs ?? null,
+    inputTokens: count(e.inputTokens, "inputTokens"),
+    outputTokens: count(e.outputTokens, "outputTokens"),
+    cost: e.cost ?? null,
+    success,
+    errorCode: text(e.errorCode, "errorCode"),
+    occurredAt: at,
+    metadata,
+  };
+}
