@@ -330,7 +330,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await refinementRunner.stop();
         // Exposures still in memory are written before the database closes.
         await exposures.stop();
-        abResults.stop();
+        await abResults.stop();
         await servingCache.close();
         await retention.stop();
         usageWriter.close();

@@ -22,6 +22,9 @@ import {
   SetLabelDocument,
   StartAbTestDocument,
   UpdatePromptDocument,
+  ArchivePromptDocument,
+  DeletePromptDocument,
+  RemoveLabelDocument,
   type AbTestUpdatesSubscription,
   type CreateAbTestInput,
 } from "./generated/operations.js";
@@ -256,5 +259,82 @@ describe("outcomes and results", () => {
       stop();
       await client.dispose();
     }
+  });
+});
+
+describe("when things go wrong", () => {
+  it("drops the buffered exposures of a deleted test instead of blocking everyone else's", async () => {
+    const doomed = await promptWithVersions();
+    const kept = await promptWithVersions();
+    const a = (await t.ok(CreateAbTestDocument, { input: twoWay(doomed) })).createAbTest;
+    const b = (await t.ok(CreateAbTestDocument, { input: twoWay(kept) })).createAbTest;
+    await t.ok(StartAbTestDocument, { id: a.id });
+    await t.ok(StartAbTestDocument, { id: b.id });
+    await t.app.services.exposures.flush();
+    await resolve(doomed, "gone-1");
+    for (let i = 0; i < 5; i++) await resolve(kept, `kept-${i}`);
+    await t.ok(DeletePromptDocument, { prompt: { name: doomed } });
+    await t.app.services.exposures.flush();
+    expect(t.app.services.exposures.size).toBe(0);
+    expect(await t.app.db.abSubject.count({ where: { testId: b.id } })).toBe(5);
+  });
+
+  it("keeps an anonymous caller's made-up key on the variant it first got", async () => {
+    const name = await promptWithVersions();
+    const test = (await t.ok(CreateAbTestDocument, { input: twoWay(name) })).createAbTest;
+    await t.ok(StartAbTestDocument, { id: test.id });
+    for (let i = 0; i < 20; i++) {
+      const first = await resolve(name);
+      expect((await resolve(name, first.subjectKey)).variant).toEqual(first.variant);
+    }
+  });
+
+  it("refuses SCORE values that would overflow the sums, per item", async () => {
+    const name = await promptWithVersions();
+    const test = (await t.ok(CreateAbTestDocument, { input: twoWay(name, { metric: "SCORE", metricDirection: "LOWER" }) })).createAbTest;
+    await t.ok(StartAbTestDocument, { id: test.id });
+    await resolve(name, "s1");
+    const { recordAbTestOutcomes } = await t.ok(RecordOutcomesDocument, {
+      outcomes: [
+        { test: test.id, subjectKey: "s1", value: 1e200 },
+        { test: test.id, subjectKey: "s1", value: 12.5 },
+      ],
+    });
+    expect(recordAbTestOutcomes.map((r) => [r.ok, r.errorCode])).toEqual([
+      [false, "BAD_USER_INPUT"],
+      [true, null],
+    ]);
+    expect((await t.ok(AbTestResultsDocument, { test: test.id })).abTestResults.status).toBe("INSUFFICIENT_DATA");
+  });
+
+  it("leaves a test running when its promotion cannot happen", async () => {
+    const name = await promptWithVersions();
+    const test = (await t.ok(CreateAbTestDocument, { input: twoWay(name) })).createAbTest;
+    await t.ok(StartAbTestDocument, { id: test.id });
+    await t.ok(ArchivePromptDocument, { prompt: { name } });
+    expect(codes(await t.execute(CompleteAbTestDocument, { id: test.id, winner: 1, promote: true }))).toEqual(["FAILED_PRECONDITION"]);
+    expect((await t.ok(GetAbTestDocument, { id: test.id })).abTest).toMatchObject({ status: "RUNNING", winnerIndex: null });
+  });
+
+  it("serves the label's own version when a variant's label is removed mid-test, counting nothing", async () => {
+    const name = await promptWithVersions();
+    await t.ok(SetLabelDocument, { input: { prompt: { name }, label: "candidate", version: 3 } });
+    const test = (await t.ok(CreateAbTestDocument, { input: { ...twoWay(name), variants: [{ version: 1, weight: 1 }, { label: "candidate", weight: 1000 }] } })).createAbTest;
+    await t.ok(StartAbTestDocument, { id: test.id });
+    expect((await resolve(name, "c1")).text).toBe("v3 Ann");
+    await t.ok(RemoveLabelDocument, { prompt: { name }, label: "candidate" });
+    expect(await resolve(name, "c1")).toMatchObject({ text: "v1 Ann", test: null, variant: null });
+  });
+
+  it("still sees changes after a burst of events overflows its invalidation subscription", async () => {
+    const name = await promptWithVersions();
+    expect((await resolve(name)).text).toBe("v1 Ann");
+    for (let i = 0; i < 1_500; i++) {
+      t.app.bus.publish("prompt.events", { type: "UPDATED", promptId: `burst-${i}`, promptName: `burst/${i}`, versionNumber: 1, occurredAt: new Date().toISOString() });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await t.ok(SetLabelDocument, { input: { prompt: { name }, label: "production", version: 2 } });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await resolve(name)).text).toBe("v2 Ann");
   });
 });

@@ -28,6 +28,9 @@ export interface OutcomeResult {
 }
 
 export const MAX_OUTCOMES = 1_000;
+const MAX_TESTS_PER_CALL = 50;
+/** Largest SCORE value accepted: sums of squares must stay finite and precise. */
+const MAX_VALUE = 1e9;
 
 /**
  * Outcomes, results and decisions. Results are computed from per-variant sums on demand; after
@@ -38,6 +41,8 @@ export const MAX_OUTCOMES = 1_000;
 export class AbResultsService {
   private readonly scheduled = new Map<string, NodeJS.Timeout>();
   private readonly lastRun = new Map<string, number>();
+  private readonly evaluating = new Set<Promise<unknown>>();
+  private stopped = false;
 
   constructor(
     private readonly repo: AbTestRepository,
@@ -57,50 +62,59 @@ export class AbResultsService {
 
   async recordOutcomes(inputs: OutcomeInput[]): Promise<OutcomeResult[]> {
     if (inputs.length > MAX_OUTCOMES) throw new AppError("BAD_USER_INPUT", `at most ${MAX_OUTCOMES} outcomes per call`, { field: "outcomes" });
+    const testIds = [...new Set(inputs.map((o) => o.test))];
+    if (testIds.length > MAX_TESTS_PER_CALL) throw new AppError("BAD_USER_INPUT", `outcomes of at most ${MAX_TESTS_PER_CALL} tests per call`, { field: "outcomes" });
     await this.exposures.flush();
     const results: OutcomeResult[] = inputs.map((_, index) => ({ index, ok: false, variantIndex: null, error: null }));
     const fail = (i: number, code: ErrorCode, message: string) => (results[i]!.error = { code, message });
-    const byTest = new Map<string, number[]>();
-    inputs.forEach((input, i) => byTest.set(input.test, [...(byTest.get(input.test) ?? []), i]));
-    for (const [testId, indexes] of byTest) {
-      const test = await this.repo.findById(testId);
+    const tests = new Map((await this.repo.findByIds(testIds)).map((t) => [t.id, t]));
+    const accepted: { i: number; testId: string; subjectKey: string }[] = [];
+    for (const testId of testIds) {
+      const test = tests.get(testId);
+      const indexes = inputs.flatMap((o, i) => (o.test === testId ? [i] : []));
       const valid: number[] = [];
       for (const i of indexes) {
-        const problem = test ? checkOutcome(test, inputs[i]!) : "NOT_FOUND";
-        if (problem === "NOT_FOUND") fail(i, "NOT_FOUND", `A/B test not found: ${testId}`);
-        else if (problem) fail(i, problem.code, problem.message);
+        const problem = test ? checkOutcome(test, inputs[i]!) : { code: "NOT_FOUND" as const, message: `A/B test not found: ${testId}` };
+        if (problem) fail(i, problem.code, problem.message);
         else valid.push(i);
       }
       if (!test || valid.length === 0) continue;
-      const subjects = await this.repo.subjects(test.id, valid.map((i) => inputs[i]!.subjectKey));
-      const exposed = valid.filter((i) => {
-        const subject = subjects.get(inputs[i]!.subjectKey);
-        if (!subject) return void fail(i, "NOT_FOUND", `subject ${inputs[i]!.subjectKey} was never served this test (resolvePrompt with its subjectKey first)`), false;
+      const subjects = await this.repo.subjects(test.id, valid.map((i) => inputs[i]!.subjectKey.trim()));
+      for (const i of valid) {
+        const key = inputs[i]!.subjectKey.trim();
+        const subject = subjects.get(key);
+        if (!subject) {
+          fail(i, "NOT_FOUND", `subject ${key} was not served this test (yet): serve it with resolvePrompt first; an exposure on another instance is stored within a second`);
+          continue;
+        }
         results[i]!.variantIndex = subject.variantIndex;
-        return true;
-      });
-      const at = new Date();
-      await this.repo.addOutcomes(
-        test.id,
-        exposed.map((i) => {
-          const o = inputs[i]!;
-          return { subjectKey: o.subjectKey, converted: o.converted ?? null, value: o.value ?? null, guardrailConverted: o.guardrailConverted ?? null, guardrailValue: o.guardrailValue ?? null, at };
-        }),
-      );
-      for (const i of exposed) results[i]!.ok = true;
-      if (exposed.length > 0) this.schedule(test.id);
+        accepted.push({ i, testId, subjectKey: key });
+      }
     }
+    const at = new Date();
+    // One transaction for the whole call: it is stored entirely or not at all.
+    await this.repo.addOutcomes(
+      accepted.map(({ i, testId, subjectKey }) => {
+        const o = inputs[i]!;
+        return { testId, subjectKey, converted: o.converted ?? null, value: o.value ?? null, guardrailConverted: o.guardrailConverted ?? null, guardrailValue: o.guardrailValue ?? null, at };
+      }),
+    );
+    for (const { i } of accepted) results[i]!.ok = true;
+    for (const testId of new Set(accepted.map((a) => a.testId))) this.schedule(testId);
     return results;
   }
 
   /** Re-evaluates a test soon, at most once per throttle interval. */
   schedule(testId: string): void {
-    if (this.scheduled.has(testId)) return;
+    if (this.stopped || this.scheduled.has(testId)) return;
     const wait = Math.max(0, (this.lastRun.get(testId) ?? 0) + this.throttleMs - Date.now());
     const timer = setTimeout(() => {
       this.scheduled.delete(testId);
       this.lastRun.set(testId, Date.now());
-      this.evaluate(testId).catch((err: unknown) => this.logger.error({ err, testId }, "evaluating an A/B test failed"));
+      const run = this.evaluate(testId)
+        .catch((err: unknown) => this.logger.error({ err, testId }, "evaluating an A/B test failed"))
+        .finally(() => this.evaluating.delete(run));
+      this.evaluating.add(run);
     }, wait);
     timer.unref();
     this.scheduled.set(testId, timer);
@@ -108,12 +122,19 @@ export class AbResultsService {
 
   /** Computes the results, keeps the sequential p-values, acts on a winner, and publishes the results. */
   async evaluate(testId: string): Promise<AbResults | null> {
-    let test = await this.repo.findById(testId);
-    if (!test) return null;
+    const test = await this.repo.findById(testId);
+    if (!test) {
+      this.lastRun.delete(testId);
+      return null;
+    }
     const results = computeResults(test, await this.repo.totals(testId));
     if (test.status === "RUNNING") {
       await this.repo.saveSequentialState(testId, Object.fromEntries(results.sequentialPValues.flatMap((p, i) => (p === null ? [] : [[String(i), p]]))));
-      if (results.status === "WINNER" && results.winner !== null && test.winnerIndex === null) test = await this.decide(test, results.winner);
+      if (results.status === "WINNER" && results.winner !== null && test.winnerIndex === null) await this.decide(test, results.winner);
+      // A promotion that failed before (an archived prompt, say) is tried again.
+      else if (test.winnerDecidedBy === "STATISTICS" && test.autoPromote && test.winnerIndex !== null) await this.promoteAndComplete(test, test.winnerIndex);
+    } else {
+      this.lastRun.delete(testId);
     }
     this.bus.publish("abtest.results", { testId, results });
     return results;
@@ -136,35 +157,41 @@ export class AbResultsService {
     return closing(stream, () => live.return());
   }
 
-  /** Stops pending evaluations (shutdown). */
-  stop(): void {
+  /** Stops scheduling, cancels pending evaluations and waits for running ones (shutdown). */
+  async stop(): Promise<void> {
+    this.stopped = true;
     for (const timer of this.scheduled.values()) clearTimeout(timer);
     this.scheduled.clear();
+    await Promise.all(this.evaluating);
   }
 
-  private async decide(test: AbTestRecord, winner: number): Promise<AbTestRecord> {
+  private async decide(test: AbTestRecord, winner: number): Promise<void> {
     // Only the first evaluation to see the winner records it (several instances may evaluate).
     const decided = await this.repo.transition(test.id, ["RUNNING"], { winnerIndex: winner, winnerDecidedBy: "STATISTICS" }, true);
-    if (!decided) return test;
+    if (!decided) return;
     this.tests.publish("WINNER", decided);
     const variant = decided.variants[winner]!;
     let outcome = `${variant.name} wins test "${decided.name}".`;
-    let current = decided;
     if (decided.autoPromote) {
-      try {
-        await this.tests.promote(decided, winner, null);
-        current = (await this.repo.transition(test.id, ["RUNNING"], { status: "COMPLETED", completedAt: new Date() })) ?? decided;
-        if (current.status === "COMPLETED") this.tests.publish("COMPLETED", current);
-        outcome += ` The label ${decided.label} now points at its version, and the test is completed.`;
-      } catch (error) {
-        this.logger.error({ err: error, testId: test.id }, "promoting an A/B test winner failed");
-        outcome += ` Moving the label ${decided.label} failed: ${error instanceof AppError ? error.message : "see the server log"}.`;
-      }
+      const promoted = await this.promoteAndComplete(decided, winner);
+      outcome += promoted === true ? ` The label ${decided.label} now points at its version, and the test is completed.` : ` Moving the label ${decided.label} failed (${promoted}); it is tried again at the next evaluation.`;
     }
     await this.notifications
       .notify({ recipient: decided.createdBy, kind: "AB_TEST_WINNER", title: `A/B test "${decided.name}" has a winner`, body: outcome, data: { testId: decided.id, winnerIndex: winner } })
       .catch((err: unknown) => this.logger.error({ err, testId: test.id }, "A/B winner notification failed"));
-    return current;
+  }
+
+  /** Moves the label to the winner, then completes the test; true, or why it failed. */
+  private async promoteAndComplete(test: AbTestRecord, winner: number): Promise<true | string> {
+    try {
+      await this.tests.promote(test, winner, null);
+    } catch (error) {
+      this.logger.error({ err: error, testId: test.id }, "promoting an A/B test winner failed");
+      return error instanceof AppError ? error.message : "see the server log";
+    }
+    const completed = await this.repo.transition(test.id, ["RUNNING"], { status: "COMPLETED", completedAt: new Date() });
+    if (completed) this.tests.publish("COMPLETED", completed);
+    return true;
   }
 }
 
@@ -173,8 +200,10 @@ function checkOutcome(test: AbTestRecord, o: OutcomeInput): { code: ErrorCode; m
   if (test.status !== "RUNNING" && test.status !== "PAUSED") return { code: "FAILED_PRECONDITION", message: `the test is ${test.status}; outcomes are taken while it runs or is paused` };
   if (typeof o.subjectKey !== "string" || o.subjectKey.trim() === "" || o.subjectKey.length > 200) return { code: "BAD_USER_INPUT", message: "subjectKey must be 1 to 200 characters" };
   if (test.metric === "CONVERSION" && typeof o.converted !== "boolean") return { code: "BAD_USER_INPUT", message: "a CONVERSION test needs converted (true or false)" };
-  if (test.metric === "SCORE" && !(typeof o.value === "number" && Number.isFinite(o.value))) return { code: "BAD_USER_INPUT", message: "a SCORE test needs a finite value" };
-  if (o.guardrailValue != null && !Number.isFinite(o.guardrailValue)) return { code: "BAD_USER_INPUT", message: "guardrailValue must be finite" };
+  if (test.metric === "SCORE" && !(typeof o.value === "number" && Math.abs(o.value) <= MAX_VALUE)) return { code: "BAD_USER_INPUT", message: `a SCORE test needs a value from -${MAX_VALUE} to ${MAX_VALUE}` };
+  if (o.guardrailValue != null && !(Math.abs(o.guardrailValue) <= MAX_VALUE)) return { code: "BAD_USER_INPUT", message: `guardrailValue must be from -${MAX_VALUE} to ${MAX_VALUE}` };
   if ((o.guardrailConverted != null || o.guardrailValue != null) && !test.guardrailMetric) return { code: "BAD_USER_INPUT", message: "the test has no guardrail metric" };
+  if (test.guardrailMetric === "CONVERSION" && o.guardrailValue != null) return { code: "BAD_USER_INPUT", message: "the guardrail is a CONVERSION: give guardrailConverted" };
+  if (test.guardrailMetric === "SCORE" && o.guardrailConverted != null) return { code: "BAD_USER_INPUT", message: "the guardrail is a SCORE: give guardrailValue" };
   return null;
 }

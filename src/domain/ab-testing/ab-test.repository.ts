@@ -143,8 +143,20 @@ export class AbTestRepository extends TxRepository {
     });
   }
 
+  /** Keeps the lower of the stored and the new always-valid p-value of each treatment (it never goes up). */
   async saveSequentialState(id: string, state: Record<string, number>): Promise<void> {
-    await this.db.abTest.updateMany({ where: { id }, data: { sequentialState: JSON.stringify(state) } });
+    await this.run(async (tx) => {
+      const row = await tx.abTest.findUnique({ where: { id }, select: { sequentialState: true } });
+      if (!row) return;
+      const merged = JSON.parse(row.sequentialState) as Record<string, number>;
+      for (const [key, p] of Object.entries(state)) merged[key] = Math.min(merged[key] ?? 1, p);
+      await tx.abTest.update({ where: { id }, data: { sequentialState: JSON.stringify(merged) } });
+    });
+  }
+
+  async findByIds(ids: readonly string[]): Promise<AbTestRecord[]> {
+    const rows = await this.db.abTest.findMany({ where: { id: { in: [...ids] } }, include: { variants: true } });
+    return rows.map(toTest);
   }
 
   /** Adds buffered exposures: a new subject keeps the variant it was first served. */
@@ -153,9 +165,11 @@ export class AbTestRepository extends TxRepository {
     await this.run(async (tx) => {
       for (let i = 0; i < rows.length; i += CHUNK) {
         const values = Prisma.join(rows.slice(i, i + CHUNK).map((r) => Prisma.sql`(${r.testId}, ${r.subjectKey}, ${r.variantIndex}, ${r.count}, ${r.first}, ${r.last})`));
+        // Exposures of a test deleted meanwhile (with its prompt) are dropped, not retried forever.
         await tx.$executeRaw`
           INSERT INTO AbSubject (testId, subjectKey, variantIndex, exposures, firstExposedAt, lastExposedAt)
-          VALUES ${values}
+          SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES ${values}) AS v
+          WHERE EXISTS (SELECT 1 FROM AbTest t WHERE t.id = v.column1)
           ON CONFLICT (testId, subjectKey) DO UPDATE SET exposures = exposures + excluded.exposures, lastExposedAt = max(lastExposedAt, excluded.lastExposedAt)`;
       }
     });
@@ -168,7 +182,7 @@ export class AbTestRepository extends TxRepository {
   }
 
   /** Records outcomes of exposed subjects; a conversion counts once per subject (later ones change nothing). */
-  async addOutcomes(testId: string, outcomes: { subjectKey: string; converted: boolean | null; value: number | null; guardrailConverted: boolean | null; guardrailValue: number | null; at: Date }[]): Promise<void> {
+  async addOutcomes(outcomes: { testId: string; subjectKey: string; converted: boolean | null; value: number | null; guardrailConverted: boolean | null; guardrailValue: number | null; at: Date }[]): Promise<void> {
     await this.run(async (tx) => {
       for (const o of outcomes) {
         await tx.$executeRaw`
@@ -180,7 +194,7 @@ export class AbTestRepository extends TxRepository {
             guardrailConverted = CASE WHEN ${o.guardrailConverted === true} THEN 1 ELSE guardrailConverted END,
             guardrailCount = guardrailCount + ${o.guardrailValue === null ? 0 : 1},
             guardrailSum = guardrailSum + ${o.guardrailValue ?? 0}
-          WHERE testId = ${testId} AND subjectKey = ${o.subjectKey}`;
+          WHERE testId = ${o.testId} AND subjectKey = ${o.subjectKey}`;
       }
     });
   }

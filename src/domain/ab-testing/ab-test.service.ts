@@ -125,6 +125,9 @@ export class AbTestService {
     if (winner != null && !test.variants.some((v) => v.index === winner)) throw badInput("winner", `the test has no variant ${winner}`);
     const decided = winner ?? test.winnerIndex;
     if (promote && decided === null) throw badInput("promote", "promote needs a winner: give one, or wait for the statistics to decide");
+    if (test.status !== "RUNNING" && test.status !== "PAUSED") throw this.wrongStatus(test, "complete", "RUNNING or PAUSED");
+    // The label moves first: if it cannot (an archived prompt), the test is left as it was.
+    if (promote && decided !== null) await this.promote(test, decided, actor);
     const completed = await this.repo.transition(id, ["RUNNING", "PAUSED"], {
       status: "COMPLETED",
       completedAt: new Date(),
@@ -132,7 +135,6 @@ export class AbTestService {
       ...(winner != null && { winnerIndex: winner, winnerDecidedBy: "MANUAL" }),
     });
     if (!completed) throw this.wrongStatus(test, "complete", "RUNNING or PAUSED");
-    if (promote && decided !== null) await this.promote(completed, decided, actor);
     this.publish("COMPLETED", completed);
     return completed;
   }

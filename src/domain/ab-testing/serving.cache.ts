@@ -24,6 +24,7 @@ export class ServingCache implements TemplateSource {
   private promptGeneration = 0;
   private testGeneration = 0;
   private readonly subscriptions: Subscription<unknown>[] = [];
+  private closed = false;
   hits = 0;
   misses = 0;
 
@@ -37,20 +38,21 @@ export class ServingCache implements TemplateSource {
     this.labels = new LruMap(options.maxEntries, options.ttlMs);
     this.versions = new LruMap(options.maxEntries, options.ttlMs);
     this.tests = new LruMap(options.maxEntries, options.ttlMs);
-    this.watch(bus.subscribe("prompt.events"), () => {
+    this.watch(bus, "prompt.events", () => {
       this.promptGeneration++;
       this.prompts.clear();
       this.labels.clear();
       this.versions.clear();
     });
-    this.watch(bus.subscribe("abtest.events"), () => {
+    this.watch(bus, "abtest.events", () => {
       this.testGeneration++;
       this.tests.clear();
     });
   }
 
+  /** Unknown names are not cached: random names must not push real prompts out. */
   promptByName(name: string): Promise<PromptRecord | null> {
-    return this.cached(this.prompts, name, () => this.promptGeneration, () => this.database.promptByName(name));
+    return this.cached(this.prompts, name, () => this.promptGeneration, () => this.database.promptByName(name), (prompt) => prompt !== null);
   }
 
   labelVersion(prompt: PromptRecord, label: string): Promise<number | null> {
@@ -67,10 +69,11 @@ export class ServingCache implements TemplateSource {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.subscriptions.map((s) => s.return()));
   }
 
-  private async cached<V>(map: LruMap<string, V>, key: string, generation: () => number, load: () => Promise<V>): Promise<V> {
+  private async cached<V>(map: LruMap<string, V>, key: string, generation: () => number, load: () => Promise<V>, keep: (value: V) => boolean = () => true): Promise<V> {
     const hit = map.get(key);
     if (hit) {
       this.hits++;
@@ -79,14 +82,24 @@ export class ServingCache implements TemplateSource {
     this.misses++;
     const before = generation();
     const value = await load();
-    if (generation() === before) map.set(key, value);
+    if (generation() === before && keep(value)) map.set(key, value);
     return value;
   }
 
-  private watch<T>(subscription: Subscription<T>, onEvent: () => void): void {
-    this.subscriptions.push(subscription as Subscription<unknown>);
+  /**
+   * Runs `onEvent` for every event of the topic. Should the subscription end (a burst of more
+   * events than it may queue), what the events were about is unknown: drop everything, and
+   * listen again.
+   */
+  private watch(bus: EventBus, topic: "prompt.events" | "abtest.events", onEvent: () => void): void {
+    const subscription = bus.subscribe(topic) as Subscription<unknown>;
+    this.subscriptions.push(subscription);
     void (async () => {
       for await (const _ of subscription) onEvent();
+      this.subscriptions.splice(this.subscriptions.indexOf(subscription), 1);
+      if (this.closed) return;
+      onEvent();
+      this.watch(bus, topic, onEvent);
     })();
   }
 }

@@ -2,7 +2,7 @@ import { badInput, notFound } from "../../errors.js";
 import { validateLabel, LATEST } from "../prompts/label.service.js";
 import type { RenderResult, RenderService } from "../prompts/render.service.js";
 import { newId } from "../shared/ids.js";
-import { assignVariant, randomVariant } from "./ab-assignment.logic.js";
+import { assignVariant } from "./ab-assignment.logic.js";
 import type { AbTestRecord, AbVariantRecord } from "./ab-test.repository.js";
 import type { ExposureBuffer } from "./exposure.buffer.js";
 import type { ServingCache } from "./serving.cache.js";
@@ -41,6 +41,7 @@ export class ServingService {
     const subject = input.subjectKey?.trim() || null;
     if (subject !== null && subject.length > 200) throw badInput("subjectKey", "subjectKey must be at most 200 characters");
     const name = input.name?.trim() ?? "";
+    if (name.length > 200) throw badInput("name", "name must be at most 200 characters");
     const prompt = name ? await this.cache.promptByName(name) : null;
     if (!prompt) throw notFound("prompt", "name", input.name);
 
@@ -49,11 +50,16 @@ export class ServingService {
     let subjectKey = subject;
     let number: number | null;
     if (test) {
+      // An anonymous caller gets a made-up key, assigned like any other, so reusing it keeps the variant.
       subjectKey ??= `anonymous-${newId()}`;
-      const weights = test.variants.map((v) => v.weight);
-      variant = test.variants[subject !== null ? assignVariant(test.id, subject, weights) : randomVariant(weights)]!;
+      variant = test.variants[assignVariant(test.id, subjectKey, test.variants.map((v) => v.weight))]!;
       number = variant.versionNumber ?? (await this.cache.labelVersion(prompt, variant.versionLabel!));
-      if (number === null) throw notFound(`label ${variant.versionLabel} (variant ${variant.name}) on prompt ${prompt.name}`, "label", variant.versionLabel);
+      if (number === null) {
+        // The variant's label was removed while the test runs: serve the label's own version, and count nothing.
+        variant = null;
+        number = await this.cache.labelVersion(prompt, label);
+        if (number === null) throw notFound(`label ${label} on prompt ${prompt.name}`, "label", label);
+      }
     } else {
       number = await this.cache.labelVersion(prompt, label);
       if (number === null) throw notFound(`label ${label} on prompt ${prompt.name}`, "label", label);
@@ -63,6 +69,6 @@ export class ServingService {
     const rendered = await this.renderer.renderVersion(prompt, version, label, input.variables ?? {}, this.cache);
     // Recorded once the answer is certain (a missing variable throws above: no exposure).
     if (test && variant) this.exposures.record(test.id, subjectKey!, variant.index);
-    return { ...rendered, test, variant, subjectKey: test ? subjectKey : subject };
+    return { ...rendered, test: variant ? test : null, variant, subjectKey: variant ? subjectKey : subject };
   }
 }
