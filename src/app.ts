@@ -27,6 +27,7 @@ import { UsageRepository } from "./domain/analytics/usage.repository.js";
 import { UsageRetention } from "./domain/analytics/usage.retention.js";
 import { UsageService } from "./domain/analytics/usage.service.js";
 import { AnalyticsResolver } from "./resolvers/analytics/analytics.resolver.js";
+import { Metrics } from "./http/metrics.js";
 import { ProviderRegistry } from "./domain/refinement/refinement.providers.js";
 import { RefinementRepository } from "./domain/refinement/refinement.repository.js";
 import { RefinementRunner } from "./domain/refinement/refinement.runner.js";
@@ -210,6 +211,12 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const makeContext = (requestId: string, ctxOptions: { cache: boolean; actor?: string | null } = { cache: true }) =>
     createContext({ promptRepository, labelRepository, relationshipRepository, refinementRepository, container }, requestId, ctxOptions);
 
+  const metrics = new Metrics({
+    cache: () => ({ hits: servingCache.hits, misses: servingCache.misses }),
+    bulkQueueDepth: () => bulk.queueDepth(),
+    subscriptions: () => bus.totalSubscribers(),
+    exposuresPending: () => exposures.size,
+  });
   const schema = await getSchema();
   const rules = validationRules({ maxDepth: config.maxQueryDepth });
   const apollo = new ApolloServer<AppContext>({
@@ -222,6 +229,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginCacheControlDisabled(),
+      metrics.plugin(),
       {
         async requestDidStart() {
           return {
@@ -275,7 +283,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         context: (id, req) => makeContext(id, { cache: true, actor: actorFrom(req.headers["x-actor"]) }),
         available: () => migrations.ready,
       }),
-      handlers: { "/export": createExportHandler(exporter, logger, () => migrations.ready) },
+      handlers: { "/export": createExportHandler(exporter, logger, () => migrations.ready), "/metrics": metrics.handler() },
       graphiql: new StaticBundle(options.graphiqlDir ?? new URL("dist/graphiql", ROOT).pathname, "/graphiql"),
       health: () => ({ status: "ok", version: VERSION, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }),
       readiness,
