@@ -1,0 +1,541 @@
+// The server's one cache: an in-process LRU (bounded by entries and by bytes) in front of Redis, shared
+// by every instance, when REDIS_URL is set. Invalidations travel as events so that a change made on one
+// instance drops the entries of the others; Redis going away leaves each instance caching on its own.
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
+import { LRUCache } from "lru-cache";
+import type { RedisConfig } from "../config.js";
+import type { Logger } from "../logger.js";
+import { connectCacheRedis, RedisStore } from "./redis-store.js";
+
+/** The event topic of invalidations (add it to src/subscriptions/topics.ts: `CacheInvalidation`). */
+export const CACHE_INVALIDATE_TOPIC = "cache.invalidate";
+
+/** What an instance publishes when it invalidates: the others drop these from their first level. */
+export interface CacheInvalidation {
+  keys?: string[];
+  tags?: string[];
+  /** The publishing cache: it skips its own events. */
+  origin: string;
+  /** The publishing cache's namespace: caches of other namespaces skip the event. */
+  namespace?: string;
+}
+
+/**
+ * The event bus, typed loosely (an EventBus fits): publish must neither throw nor wait, subscribe
+ * starts listening at once. Events it carries to the other instances reach their caches.
+ */
+export interface CacheBus {
+  publish(topic: string, payload: unknown): void;
+  subscribe(topic: string): AsyncIterableIterator<unknown>;
+}
+
+export interface CacheRedisOptions {
+  /** A client, or a factory called once. */
+  client: Redis | (() => Redis);
+  /** Whether close() closes the client: by default yes for a factory's, no for a client passed in. */
+  ownsClient?: boolean;
+  /** The deployment's prefix (PROMPT_STORE_REDIS_PREFIX): keys are `<prefix>:cache:...`. */
+  prefix: string;
+  /** A Redis read unanswered this long is given up (the request goes on without Redis). Default 50. */
+  commandTimeoutMs?: number;
+  /** The same for writes (nobody waits for them) and invalidations (their callers do). Default 500. */
+  writeTimeoutMs?: number;
+  /** After a Redis failure, Redis is skipped this long before it is tried again. Default 1000. */
+  retryAfterMs?: number;
+}
+
+export interface CacheOptions {
+  /** Separates caches sharing a Redis and a bus. */
+  namespace?: string;
+  /** First level bounds: entries, and bytes (each entry counts its key's and its value's JSON's UTF-8 bytes). */
+  maxEntries: number;
+  maxBytes: number;
+  /** Time to live of an entry, in both levels, unless set() or getOrLoad() says otherwise. */
+  defaultTtlMs: number;
+  /** The second level; without it the cache is local to this process. */
+  redis?: CacheRedisOptions;
+  /** Carries invalidations to the other instances. */
+  bus?: CacheBus;
+  logger: Logger;
+}
+
+export interface EntryOptions {
+  /** Must be positive; defaults to defaultTtlMs. */
+  ttlMs?: number;
+  /** invalidateTags(tags) drops every entry carrying one of them. */
+  tags?: readonly string[];
+}
+
+export interface CacheStats {
+  l1: { entries: number; bytes: number; hits: number; misses: number; maxEntries: number; maxBytes: number };
+  l2: { enabled: boolean; healthy: boolean; hits: number; misses: number; errors: number };
+  /** First-level entries dropped to stay within maxEntries or maxBytes (not expiries, not invalidations). */
+  evictions: number;
+  /** Invalidation events from other instances applied here. */
+  remoteInvalidations: number;
+}
+
+interface Entry {
+  /** The value's JSON: every get returns a fresh copy, so a caller modifying it changes no one else's. */
+  json: string;
+  tags: readonly string[];
+}
+
+interface Flight {
+  promise: Promise<unknown>;
+  tags: readonly string[];
+}
+
+/** An invalidation, kept while reads and loads that started before it are in progress. */
+interface LoggedInvalidation {
+  seq: number;
+  keys?: ReadonlySet<string>;
+  tags?: ReadonlySet<string>;
+  all?: true;
+}
+
+/** Invalidations remembered for loads in flight; a load older than the oldest forgotten one stores nothing. */
+const MAX_LOGGED_INVALIDATIONS = 1_000;
+/** Keys and tags remembered while Redis is unavailable, to invalidate there when it is back. */
+const MAX_UNSENT_INVALIDATIONS = 10_000;
+
+export class Cache {
+  /** Identifies this cache in invalidation events. */
+  readonly origin = randomUUID();
+  readonly namespace: string | undefined;
+  private readonly l1: LRUCache<string, Entry>;
+  private readonly byTag = new Map<string, Set<string>>();
+  private readonly store: RedisStore | undefined;
+  private readonly bus: CacheBus | undefined;
+  private readonly logger: Logger;
+  private readonly defaultTtlMs: number;
+  private readonly maxBytes: number;
+  private readonly flights = new Map<string, Flight>();
+  private readonly counts = { hits: 0, misses: 0, evictions: 0, remoteInvalidations: 0 };
+  private subscription: AsyncIterableIterator<unknown> | undefined;
+  /** Invalidations Redis did not get (it was unavailable): sent again when it is back. */
+  private readonly unsent = { keys: new Set<string>(), tags: new Set<string>(), overflowed: false };
+  private closed = false;
+  private unserializableLogged = false;
+
+  // Stale-write guard: every invalidation gets a sequence number; a read or load remembers the number
+  // current when it started and stores its result only if no invalidation since then concerns it.
+  private seq = 0;
+  private readonly invalidations: LoggedInvalidation[] = [];
+  /** Invalidations up to this number are no longer in `invalidations`. */
+  private forgottenUpTo = 0;
+  private inProgress = 0;
+
+  constructor(options: CacheOptions) {
+    for (const name of ["maxEntries", "maxBytes", "defaultTtlMs"] as const) {
+      if (!Number.isSafeInteger(options[name]) || options[name] <= 0) throw new TypeError(`cache ${name} must be a positive integer`);
+    }
+    this.namespace = options.namespace;
+    this.logger = options.logger.child({ component: "cache", ...(options.namespace && { namespace: options.namespace }) });
+    this.defaultTtlMs = options.defaultTtlMs;
+    this.maxBytes = options.maxBytes;
+    this.l1 = new LRUCache<string, Entry>({
+      max: options.maxEntries,
+      maxSize: options.maxBytes,
+      ttl: options.defaultTtlMs,
+      dispose: (entry, key, reason) => {
+        this.unindex(key, entry.tags);
+        if (reason === "evict") this.counts.evictions++;
+      },
+    });
+
+    if (options.redis) {
+      const { client, prefix } = options.redis;
+      this.store = new RedisStore({
+        client: typeof client === "function" ? client() : client,
+        ownsClient: options.redis.ownsClient ?? typeof client === "function",
+        prefix,
+        namespace: options.namespace,
+        commandTimeoutMs: options.redis.commandTimeoutMs ?? 50,
+        writeTimeoutMs: options.redis.writeTimeoutMs ?? 500,
+        retryAfterMs: options.redis.retryAfterMs ?? 1_000,
+        logger: this.logger,
+        onRecovered: (connectionLost) => {
+          // Invalidation events from other instances may have been lost with the connections: what this
+          // instance holds may be stale.
+          if (connectionLost) this.dropLocal();
+          void this.replayInvalidations();
+        },
+      });
+    }
+    this.bus = options.bus;
+    if (this.bus) this.listen(this.bus);
+  }
+
+  /** The value, from this process or from Redis; undefined when neither has it. */
+  async get<T>(key: string): Promise<T | undefined> {
+    const local = this.l1Get(key);
+    if (local !== undefined) return parse(local) as T | undefined;
+    if (!this.store) return undefined;
+    const started = this.begin();
+    try {
+      const entry = (await this.store.read(key, []))?.entry;
+      if (!entry) return undefined;
+      const value = parse(entry.json);
+      if (value !== undefined && !this.staleSince(started, key, entry.tags)) this.l1SetFromStore(key, entry.json, entry.ttlMs, entry.tags);
+      return value as T | undefined;
+    } finally {
+      this.end();
+    }
+  }
+
+  /**
+   * The cached value, or what `load` returns (then cached; undefined is returned but not cached).
+   * Concurrent misses of one key in this process share one load. A load that an invalidation of its key
+   * or tags overtook is returned to its callers but stored nowhere, and later callers load again.
+   * Fails only when `load` fails (nothing is cached then).
+   */
+  async getOrLoad<T>(key: string, load: () => Promise<T>, options: EntryOptions = {}): Promise<T> {
+    const local = this.l1Get(key);
+    if (local !== undefined) {
+      const value = parse(local);
+      if (value !== undefined) return value as T;
+    }
+    const existing = this.flights.get(key);
+    if (existing) return existing.promise as Promise<T>;
+    const flight: Flight = { promise: Promise.resolve(), tags: options.tags ?? [] };
+    flight.promise = this.fill(key, load, options).finally(() => {
+      if (this.flights.get(key) === flight) this.flights.delete(key);
+    });
+    this.flights.set(key, flight);
+    return flight.promise as Promise<T>;
+  }
+
+  /**
+   * Stores a value in both levels, then has the other instances drop their copies (they read this one
+   * from Redis next). Loads of the key in flight, here or elsewhere, will not overwrite it. A value that
+   * is undefined or not JSON-safe deletes the key instead.
+   */
+  set(key: string, value: unknown, options: EntryOptions = {}): void {
+    const ttlMs = options.ttlMs ?? this.defaultTtlMs;
+    const tags = options.tags ?? [];
+    const json = this.serialize(key, value);
+    if (json === undefined || !(ttlMs > 0)) {
+      void this.invalidate([key], []);
+      return;
+    }
+    // Loads of this key that started earlier must not replace what the caller says is current.
+    this.forget([key], [], false);
+    this.l1Set(key, json, ttlMs, tags);
+    if (!this.store) this.publish([key], []);
+    else void this.store.write(key, json, ttlMs, tags).then(() => this.publish([key], []));
+  }
+
+  /** invalidateKeys([key]). */
+  delete(key: string): Promise<void> {
+    return this.invalidateKeys([key]);
+  }
+
+  /**
+   * Drops the keys here and in Redis, then tells the other instances to drop them. Resolves once Redis
+   * has (waiting at most writeTimeoutMs; when Redis is unavailable it gets them once it is back); never rejects.
+   */
+  invalidateKeys(keys: readonly string[]): Promise<void> {
+    return this.invalidate([...new Set(keys)], []);
+  }
+
+  /** invalidateKeys for every key carrying one of the tags, on every instance. */
+  invalidateTags(tags: readonly string[]): Promise<void> {
+    return this.invalidate([], [...new Set(tags)]);
+  }
+
+  /** Empties this process's level (Redis and the other instances keep theirs). */
+  clear(): void {
+    this.dropLocal();
+  }
+
+  stats(): CacheStats {
+    this.l1.purgeStale();
+    const l2 = this.store?.stats();
+    return {
+      l1: {
+        entries: this.l1.size,
+        bytes: this.l1.calculatedSize,
+        hits: this.counts.hits,
+        misses: this.counts.misses,
+        maxEntries: this.l1.max,
+        maxBytes: this.maxBytes,
+      },
+      l2: { enabled: this.store !== undefined, healthy: this.store?.healthy() ?? false, hits: l2?.hits ?? 0, misses: l2?.misses ?? 0, errors: l2?.errors ?? 0 },
+      evictions: this.counts.evictions,
+      remoteInvalidations: this.counts.remoteInvalidations,
+    };
+  }
+
+  /** Null without Redis (nothing to be unhealthy); otherwise whether the second level is usable. */
+  health(): { ok: boolean; detail?: string } | null {
+    return this.store?.health() ?? null;
+  }
+
+  /** Stops listening for invalidations and closes the Redis client if the cache owns it; the cache is then local. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const subscription = this.subscription;
+    this.subscription = undefined;
+    await subscription?.return?.();
+    await this.store?.close();
+  }
+
+  private async fill(key: string, load: () => Promise<unknown>, options: EntryOptions): Promise<unknown> {
+    const ttlMs = options.ttlMs ?? this.defaultTtlMs;
+    const tags = options.tags ?? [];
+    const started = this.begin();
+    try {
+      const read = this.store ? await this.store.read(key, tags) : undefined;
+      if (read?.entry) {
+        const { entry } = read;
+        const value = parse(entry.json);
+        if (value !== undefined) {
+          if (!this.staleSince(started, key, [...tags, ...entry.tags])) this.l1SetFromStore(key, entry.json, entry.ttlMs, entry.tags);
+          return value;
+        }
+      }
+      const value = await load();
+      const json = this.serialize(key, value);
+      if (json !== undefined && ttlMs > 0 && !this.staleSince(started, key, tags)) {
+        this.l1Set(key, json, ttlMs, tags);
+        // Conditional on the generations read before the load: an invalidation made meanwhile on any
+        // instance (whose event may not have arrived yet) keeps this value out of Redis.
+        if (read) void this.store!.write(key, json, ttlMs, tags, read.generations);
+      }
+      return value;
+    } finally {
+      this.end();
+    }
+  }
+
+  private async invalidate(keys: string[], tags: string[]): Promise<void> {
+    if (keys.length === 0 && tags.length === 0) return;
+    this.forget(keys, tags, true);
+    // Redis first: an instance that gets the event and misses must not find the old value there.
+    if (this.store && !(await this.store.invalidate(keys, tags))) this.keepUnsent(keys, tags);
+    this.publish(keys, tags);
+  }
+
+  private publish(keys: string[], tags: string[]): void {
+    if (!this.bus || this.closed) return;
+    const payload: CacheInvalidation = {
+      ...(keys.length > 0 && { keys }),
+      ...(tags.length > 0 && { tags }),
+      origin: this.origin,
+      ...(this.namespace !== undefined && { namespace: this.namespace }),
+    };
+    try {
+      this.bus.publish(CACHE_INVALIDATE_TOPIC, payload);
+    } catch (error) {
+      this.logger.error({ err: error }, "publishing a cache invalidation failed: other instances keep their entries until they expire");
+    }
+  }
+
+  private keepUnsent(keys: readonly string[], tags: readonly string[]): void {
+    const { unsent } = this;
+    if (unsent.keys.size + unsent.tags.size + keys.length + tags.length > MAX_UNSENT_INVALIDATIONS) {
+      if (!unsent.overflowed) this.logger.warn("too many invalidations while redis is unavailable: some entries in redis may stay stale until they expire");
+      unsent.overflowed = true;
+      return;
+    }
+    for (const key of keys) unsent.keys.add(key);
+    for (const tag of tags) unsent.tags.add(tag);
+  }
+
+  private async replayInvalidations(): Promise<void> {
+    const keys = [...this.unsent.keys];
+    const tags = [...this.unsent.tags];
+    this.unsent.keys.clear();
+    this.unsent.tags.clear();
+    this.unsent.overflowed = false;
+    if (keys.length + tags.length === 0 || !this.store) return;
+    if (await this.store.invalidate(keys, tags)) this.logger.info({ keys: keys.length, tags: tags.length }, "invalidations made while redis was unavailable sent to it");
+    else this.keepUnsent(keys, tags);
+  }
+
+  /** Drops keys and tagged entries from the first level, and keeps loads in flight from storing them. */
+  private forget(keys: readonly string[], tags: readonly string[], dropEntries: boolean): void {
+    const tagSet = new Set(tags);
+    for (const key of keys) {
+      if (dropEntries) this.l1.delete(key);
+      this.flights.delete(key);
+    }
+    for (const tag of tags) {
+      const tagged = this.byTag.get(tag);
+      if (!tagged) continue;
+      for (const key of [...tagged]) this.l1.delete(key);
+      this.byTag.delete(tag);
+    }
+    if (tagSet.size > 0) {
+      for (const [key, flight] of this.flights) if (flight.tags.some((tag) => tagSet.has(tag))) this.flights.delete(key);
+    }
+    this.record({ seq: 0, ...(keys.length > 0 && { keys: new Set(keys) }), ...(tagSet.size > 0 && { tags: tagSet }) });
+  }
+
+  /** Everything in this process goes (clear(), or Redis back after an outage). */
+  private dropLocal(): void {
+    this.l1.clear();
+    this.byTag.clear();
+    this.flights.clear();
+    this.record({ seq: 0, all: true });
+  }
+
+  private listen(bus: CacheBus): void {
+    if (this.closed) return;
+    const subscription = (this.subscription = bus.subscribe(CACHE_INVALIDATE_TOPIC));
+    void (async () => {
+      try {
+        for await (const payload of subscription) this.receive(payload);
+      } catch (error) {
+        this.logger.error({ err: error }, "cache invalidation stream failed");
+      }
+      // The stream ended without close(): the bus dropped it (e.g. it fell behind). Events may have been
+      // missed, so start over: listen again and forget what this process holds.
+      if (!this.closed && this.subscription === subscription) {
+        this.logger.warn("cache invalidation stream ended: listening again, local entries dropped");
+        this.dropLocal();
+        this.listen(bus);
+      }
+    })();
+  }
+
+  private receive(payload: unknown): void {
+    if (!isInvalidation(payload)) return;
+    if (payload.origin === this.origin || payload.namespace !== this.namespace) return;
+    this.counts.remoteInvalidations++;
+    // Redis was cleaned by the publisher: only this process's level is left to drop.
+    this.forget(payload.keys ?? [], payload.tags ?? [], true);
+  }
+
+  private l1Get(key: string): string | undefined {
+    const entry = this.l1.get(key);
+    if (entry) this.counts.hits++;
+    else this.counts.misses++;
+    return entry?.json;
+  }
+
+  /** An entry read from Redis, for the time Redis still keeps it. */
+  private l1SetFromStore(key: string, json: string, pttl: number, tags: readonly string[]): void {
+    const ttlMs = pttl === -1 ? this.defaultTtlMs : pttl;
+    if (ttlMs > 0) this.l1Set(key, json, ttlMs, tags);
+  }
+
+  private l1Set(key: string, json: string, ttlMs: number, tags: readonly string[]): void {
+    const size = Buffer.byteLength(key) + Buffer.byteLength(json);
+    if (size > this.maxBytes) {
+      // Larger than the whole first level: kept in Redis only (and an older value must not stay here).
+      this.l1.delete(key);
+      this.logger.debug({ key, size, maxBytes: this.maxBytes }, "cache entry larger than the local cache: not kept locally");
+      return;
+    }
+    // The old entry's tags are unindexed by dispose (reason "set") before the new ones are indexed.
+    this.l1.set(key, { json, tags }, { ttl: Math.max(1, Math.ceil(ttlMs)), size });
+    for (const tag of tags) {
+      let keys = this.byTag.get(tag);
+      if (!keys) this.byTag.set(tag, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  private unindex(key: string, tags: readonly string[]): void {
+    for (const tag of tags) {
+      const keys = this.byTag.get(tag);
+      if (!keys) continue;
+      keys.delete(key);
+      if (keys.size === 0) this.byTag.delete(tag);
+    }
+  }
+
+  private serialize(key: string, value: unknown): string | undefined {
+    if (value === undefined) return undefined;
+    try {
+      return JSON.stringify(value);
+    } catch (error) {
+      if (!this.unserializableLogged) {
+        this.unserializableLogged = true;
+        this.logger.error({ err: error, key }, "value is not JSON-safe: not cached (logged once)");
+      }
+      return undefined;
+    }
+  }
+
+  // --- stale-write guard -------------------------------------------------------------------------
+
+  private begin(): number {
+    this.inProgress++;
+    return this.seq;
+  }
+
+  private end(): void {
+    if (--this.inProgress > 0) return;
+    // Nothing in progress can be overtaken by what is logged.
+    this.invalidations.length = 0;
+    this.forgottenUpTo = this.seq;
+  }
+
+  private record(invalidation: LoggedInvalidation): void {
+    invalidation.seq = ++this.seq;
+    if (this.inProgress === 0) {
+      this.forgottenUpTo = this.seq;
+      return;
+    }
+    this.invalidations.push(invalidation);
+    if (this.invalidations.length > MAX_LOGGED_INVALIDATIONS) this.forgottenUpTo = this.invalidations.shift()!.seq;
+  }
+
+  /** Whether an invalidation made after `started` concerns the key or one of the tags. */
+  private staleSince(started: number, key: string, tags: readonly string[]): boolean {
+    if (this.closed) return true;
+    if (started === this.seq) return false;
+    if (started < this.forgottenUpTo) return true;
+    for (const invalidation of this.invalidations) {
+      if (invalidation.seq <= started) continue;
+      if (invalidation.all || invalidation.keys?.has(key) || tags.some((tag) => invalidation.tags?.has(tag))) return true;
+    }
+    return false;
+  }
+}
+
+function parse(json: string): unknown {
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function isInvalidation(payload: unknown): payload is CacheInvalidation {
+  if (typeof payload !== "object" || payload === null) return false;
+  const { origin, keys, tags, namespace } = payload as Record<string, unknown>;
+  const strings = (list: unknown) => list === undefined || (Array.isArray(list) && list.every((item) => typeof item === "string"));
+  return typeof origin === "string" && strings(keys) && strings(tags) && (namespace === undefined || typeof namespace === "string");
+}
+
+export interface CreateCacheOptions {
+  namespace?: string;
+  maxEntries?: number;
+  maxBytes?: number;
+  defaultTtlMs?: number;
+  commandTimeoutMs?: number;
+  writeTimeoutMs?: number;
+  retryAfterMs?: number;
+  bus?: CacheBus;
+}
+
+/** Local only without `config.redis`; otherwise with Redis as the second level (ioredis loaded only then). */
+export async function createCache(config: { redis?: RedisConfig }, logger: Logger, options: CreateCacheOptions = {}): Promise<Cache> {
+  const { commandTimeoutMs, writeTimeoutMs = 500, retryAfterMs } = options;
+  const client = config.redis ? await connectCacheRedis(config.redis, writeTimeoutMs) : undefined;
+  return new Cache({
+    namespace: options.namespace,
+    maxEntries: options.maxEntries ?? 10_000,
+    maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
+    defaultTtlMs: options.defaultTtlMs ?? 5 * 60_000,
+    ...(client && config.redis && { redis: { client, ownsClient: true, prefix: config.redis.prefix, commandTimeoutMs, writeTimeoutMs, retryAfterMs } }),
+    bus: options.bus,
+    logger,
+  });
+}
