@@ -28,6 +28,7 @@ import { UsageRetention } from "./domain/analytics/usage.retention.js";
 import { UsageService } from "./domain/analytics/usage.service.js";
 import { AnalyticsResolver } from "./resolvers/analytics/analytics.resolver.js";
 import { Metrics } from "./http/metrics.js";
+import { createCache, type Cache } from "./cache/cache.js";
 import { ProviderRegistry } from "./domain/refinement/refinement.providers.js";
 import { RefinementRepository } from "./domain/refinement/refinement.repository.js";
 import { RefinementRunner } from "./domain/refinement/refinement.runner.js";
@@ -94,6 +95,7 @@ export interface App {
     abResults: AbResultsService;
     exposures: ExposureBuffer;
     servingCache: ServingCache;
+    cache: Cache;
     usage: UsageService;
     retention: UsageRetention;
   };
@@ -168,19 +170,26 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const exposures = new ExposureBuffer(abTestRepository, logger, { intervalMs: 1_000, maxPending: 5_000 }, (ids) => onExposures(ids));
   const abResults = new AbResultsService(abTestRepository, abTests, exposures, bus, notifications, logger);
   onExposures = (ids) => ids.forEach((id) => abResults.schedule(id));
-  const servingCache = new ServingCache(renderer.database, abTestRepository, bus, { maxEntries: 50_000, ttlMs: 60_000 });
+  // The one cache: in-process LRU, and Redis as the second level when REDIS_URL is set.
+  const cache = await createCache(config, logger, { bus, maxEntries: 50_000, maxBytes: 64 * 1024 * 1024, defaultTtlMs: 60_000 });
+  const cacheCounts = () => {
+    const stats = cache.stats();
+    // A miss is a load from the database: a first-level miss that Redis answered is a hit.
+    return { hits: stats.l1.hits + stats.l2.hits, misses: stats.l2.enabled ? stats.l2.misses : stats.l1.misses };
+  };
+  const servingCache = new ServingCache(renderer.database, abTestRepository, cache, bus);
   const serving = new ServingService(servingCache, renderer, exposures);
   const usageWriter = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate);
   const usageRepository = new UsageRepository(db);
   const usageWrites = new UsageWriteRepository();
-  const usage = new UsageService(usageRepository, usageWrites, usageWriter, prompts, bus, { maxBatch: config.usage.maxBatch });
+  const usage = new UsageService(usageRepository, usageWrites, usageWriter, prompts, bus, { maxBatch: config.usage.maxBatch }, cache);
   const retention = new UsageRetention(usageWrites, usageWriter, config.usage.retentionDays, logger);
   migrations.whenReady(() => retention.start());
   const startedAt = Date.now();
   const systemHealth = new SystemHealthService(usageRepository, {
     startedAt,
     bulkQueueDepth: () => bulk.queueDepth(),
-    cache: () => ({ hits: servingCache.hits, misses: servingCache.misses }),
+    cache: cacheCounts,
     openSubscriptions: () => bus.totalSubscribers(),
     redis: () => bus.health(),
   });
@@ -212,7 +221,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     createContext({ promptRepository, labelRepository, relationshipRepository, refinementRepository, container }, requestId, ctxOptions);
 
   const metrics = new Metrics({
-    cache: () => ({ hits: servingCache.hits, misses: servingCache.misses }),
+    cache: cacheCounts,
     bulkQueueDepth: () => bulk.queueDepth(),
     subscriptions: () => bus.totalSubscribers(),
     exposuresPending: () => exposures.size,
@@ -307,7 +316,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger,
     db,
     statements,
-    services: { prompts, bulk, runner, notifications, refinements, refinementRunner, abResults, exposures, servingCache, usage, retention },
+    services: { prompts, bulk, runner, notifications, refinements, refinementRunner, abResults, exposures, servingCache, cache, usage, retention },
     bus,
     apollo,
     createContext: makeContext,
@@ -340,6 +349,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await exposures.stop();
         await abResults.stop();
         await servingCache.close();
+        await cache.close();
         await retention.stop();
         usageWriter.close();
         await apollo.stop();

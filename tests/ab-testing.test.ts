@@ -133,7 +133,7 @@ describe("serving", () => {
     for (let i = 1; i <= 50; i++) await resolve(name, `warm-${i}`);
     expect(t.app.statements.count).toBe(before);
     expect(t.app.services.exposures.size).toBe(50);
-    expect(t.app.services.servingCache.hits).toBeGreaterThan(200);
+    expect(t.app.services.cache.stats().l1.hits).toBeGreaterThan(200);
 
     await t.ok(CompleteAbTestDocument, { id: test.id });
     await t.ok(SetLabelDocument, { input: { prompt: { name }, label: "production", version: 3 } });

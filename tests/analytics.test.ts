@@ -130,6 +130,10 @@ describe("queries", () => {
     ]);
     const { promptAnalytics: v2 } = await t.ok(PromptAnalyticsDocument, { prompt: { name: "an/a" }, from: at(0), to: at(72), version: 2 });
     expect(v2.total.count).toBe(100);
+    // Asked again: the same answer, from the cache this time.
+    const hits = t.app.services.cache.stats().l1.hits;
+    expect((await t.ok(PromptAnalyticsDocument, { prompt: { name: "an/a" }, from: at(0), to: at(72), interval: "DAY" })).promptAnalytics).toEqual(daily);
+    expect(t.app.services.cache.stats().l1.hits).toBe(hits + 1);
   });
 
   it("compares versions", async () => {

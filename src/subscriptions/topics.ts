@@ -101,6 +101,8 @@ export interface Topics {
   "abtest.events": AbTestEventPayload;
   /** A test's results changed (new exposures or outcomes); the payload is the results as JSON. */
   "abtest.results": { testId: string; results: unknown };
+  /** A cache dropped keys or tags: the other instances drop them from their first level. */
+  "cache.invalidate": { keys?: string[]; tags?: string[]; origin: string; namespace?: string };
   /** Usage events were stored (live analytics recompute for these prompts). */
   "usage.recorded": { promptIds: string[]; count: number };
 }

@@ -1,71 +1,71 @@
+import type { Cache } from "../../cache/cache.js";
 import type { EventBus, Subscription } from "../../subscriptions/pubsub.js";
-import type { TemplateSource } from "../prompts/render.service.js";
 import type { PromptRecord, PromptVersionRecord } from "../prompts/prompt.repository.js";
-import { LruMap } from "../shared/lru.js";
+import type { TemplateSource } from "../prompts/render.service.js";
 import type { AbTestRecord, AbTestRepository } from "./ab-test.repository.js";
 
-export interface ServingCacheOptions {
-  maxEntries: number;
-  ttlMs: number;
-}
+/** Tags of the serving entries: any prompt event drops the first, any test event the second. */
+const PROMPTS = "serving:prompts";
+const TESTS = "serving:tests";
+
+// Cached values are JSON: dates come back as strings and are revived here.
+const date = (value: unknown) => (value === null || value === undefined ? null : new Date(value as string));
+const revivePrompt = (p: PromptRecord): PromptRecord => ({ ...p, createdAt: date(p.createdAt)!, updatedAt: date(p.updatedAt)!, archivedAt: date(p.archivedAt) });
+const reviveVersion = (v: PromptVersionRecord): PromptVersionRecord => ({ ...v, createdAt: date(v.createdAt)! });
+const reviveTest = (t: AbTestRecord): AbTestRecord => ({
+  ...t,
+  createdAt: date(t.createdAt)!,
+  startedAt: date(t.startedAt),
+  pausedAt: date(t.pausedAt),
+  completedAt: date(t.completedAt),
+  updatedAt: date(t.updatedAt)!,
+});
 
 /**
- * What serving a prompt needs, kept in memory: prompts by name, label targets, versions (the
- * TemplateSource of rendering) and the test running on each prompt and label. Any prompt event
- * (a new version, a label move, a delete...) clears the prompt part, any test event the test
- * part; events from other instances arrive over the bus's relay. A load that raced a clear is
- * not kept (the generation changed), so a stale answer is never cached.
+ * What serving a prompt needs, through the app's cache (in-process LRU, and Redis when
+ * configured): prompts by name, label targets, versions (the TemplateSource of rendering) and
+ * the test running on each prompt and label. Any prompt event (a new version, a label move, a
+ * delete...) drops the prompt entries, any test event the test entries; events from other
+ * instances arrive over the bus's relay, and the cache's own invalidation reaches Redis and
+ * the other instances' first level. A load that an invalidation overtook is not kept.
  */
 export class ServingCache implements TemplateSource {
-  private readonly prompts: LruMap<string, PromptRecord | null>;
-  private readonly labels: LruMap<string, number | null>;
-  private readonly versions: LruMap<string, PromptVersionRecord | null>;
-  private readonly tests: LruMap<string, AbTestRecord | null>;
-  private promptGeneration = 0;
-  private testGeneration = 0;
   private readonly subscriptions: Subscription<unknown>[] = [];
   private closed = false;
-  hits = 0;
-  misses = 0;
 
   constructor(
     private readonly database: TemplateSource,
     private readonly testRepo: AbTestRepository,
+    private readonly cache: Cache,
     bus: EventBus,
-    options: ServingCacheOptions,
   ) {
-    this.prompts = new LruMap(options.maxEntries, options.ttlMs);
-    this.labels = new LruMap(options.maxEntries, options.ttlMs);
-    this.versions = new LruMap(options.maxEntries, options.ttlMs);
-    this.tests = new LruMap(options.maxEntries, options.ttlMs);
-    this.watch(bus, "prompt.events", () => {
-      this.promptGeneration++;
-      this.prompts.clear();
-      this.labels.clear();
-      this.versions.clear();
-    });
-    this.watch(bus, "abtest.events", () => {
-      this.testGeneration++;
-      this.tests.clear();
-    });
+    this.watch(bus, "prompt.events", PROMPTS);
+    this.watch(bus, "abtest.events", TESTS);
   }
 
   /** Unknown names are not cached: random names must not push real prompts out. */
-  promptByName(name: string): Promise<PromptRecord | null> {
-    return this.cached(this.prompts, name, () => this.promptGeneration, () => this.database.promptByName(name), (prompt) => prompt !== null);
+  async promptByName(name: string): Promise<PromptRecord | null> {
+    const found = await this.cache.getOrLoad<PromptRecord | undefined>(`serving:prompt:${name}`, async () => (await this.database.promptByName(name)) ?? undefined, { tags: [PROMPTS] });
+    return found ? revivePrompt(found) : null;
   }
 
   labelVersion(prompt: PromptRecord, label: string): Promise<number | null> {
-    return this.cached(this.labels, `${prompt.id}\u0000${label}`, () => this.promptGeneration, () => this.database.labelVersion(prompt, label));
+    return this.cache.getOrLoad(`serving:label:${prompt.id}:${label}`, () => this.database.labelVersion(prompt, label), { tags: [PROMPTS] });
   }
 
-  version(prompt: PromptRecord, number: number): Promise<PromptVersionRecord | null> {
-    return this.cached(this.versions, `${prompt.id}\u0000${number}`, () => this.promptGeneration, () => this.database.version(prompt, number));
+  async version(prompt: PromptRecord, number: number): Promise<PromptVersionRecord | null> {
+    const found = await this.cache.getOrLoad(`serving:version:${prompt.id}:${number}`, () => this.database.version(prompt, number), { tags: [PROMPTS] });
+    return found ? reviveVersion(found) : null;
   }
 
   /** The test running on a prompt's label, if any. */
-  runningTest(promptId: string, label: string): Promise<AbTestRecord | null> {
-    return this.cached(this.tests, `${promptId}\u0000${label}`, () => this.testGeneration, async () => (await this.testRepo.byLabel(promptId, label, ["RUNNING"]))[0] ?? null);
+  async runningTest(promptId: string, label: string): Promise<AbTestRecord | null> {
+    const found = await this.cache.getOrLoad(
+      `serving:test:${promptId}:${label}`,
+      async () => (await this.testRepo.byLabel(promptId, label, ["RUNNING"]))[0] ?? null,
+      { tags: [TESTS] },
+    );
+    return found ? reviveTest(found) : null;
   }
 
   async close(): Promise<void> {
@@ -73,33 +73,24 @@ export class ServingCache implements TemplateSource {
     await Promise.all(this.subscriptions.map((s) => s.return()));
   }
 
-  private async cached<V>(map: LruMap<string, V>, key: string, generation: () => number, load: () => Promise<V>, keep: (value: V) => boolean = () => true): Promise<V> {
-    const hit = map.get(key);
-    if (hit) {
-      this.hits++;
-      return hit.value;
-    }
-    this.misses++;
-    const before = generation();
-    const value = await load();
-    if (generation() === before && keep(value)) map.set(key, value);
-    return value;
-  }
-
   /**
-   * Runs `onEvent` for every event of the topic. Should the subscription end (a burst of more
-   * events than it may queue), what the events were about is unknown: drop everything, and
-   * listen again.
+   * Drops the tag's entries on every event of the topic. Should the subscription end (a burst
+   * of more events than it may queue), what they were about is unknown: drop, and listen again.
    */
-  private watch(bus: EventBus, topic: "prompt.events" | "abtest.events", onEvent: () => void): void {
+  private watch(bus: EventBus, topic: "prompt.events" | "abtest.events", tag: string): void {
     const subscription = bus.subscribe(topic) as Subscription<unknown>;
     this.subscriptions.push(subscription);
+    const drop = () => void this.cache.invalidateTags([tag]).catch(() => undefined);
     void (async () => {
-      for await (const _ of subscription) onEvent();
+      for await (const _ of subscription) {
+        // A burst (a bulk job's events) needs one invalidation, not one per event.
+        while (subscription.pending > 0) await subscription.next();
+        drop();
+      }
       this.subscriptions.splice(this.subscriptions.indexOf(subscription), 1);
       if (this.closed) return;
-      onEvent();
-      this.watch(bus, topic, onEvent);
+      drop();
+      this.watch(bus, topic, tag);
     })();
   }
 }

@@ -1,5 +1,6 @@
 import { AppError, badInput, type ErrorCode } from "../../errors.js";
 import type { SyncWriter } from "../../db/sync-writer.js";
+import type { Cache } from "../../cache/cache.js";
 import type { EventBus } from "../../subscriptions/pubsub.js";
 import type { PromptRef } from "../prompts/prompt.commands.js";
 import type { PromptRecord } from "../prompts/prompt.repository.js";
@@ -34,6 +35,7 @@ export interface UsageLimits {
 }
 
 const TEXT_MAX = 200;
+export const ANALYTICS_TTL_MS = 10_000;
 const METADATA_MAX = 4_096;
 const DAY = 86_400_000;
 const MAX_RANGE_DAYS = 400;
@@ -52,7 +54,17 @@ export class UsageService {
     private readonly prompts: PromptService,
     private readonly bus: EventBus,
     private readonly limits: UsageLimits,
+    private readonly cache?: Cache,
   ) {}
+
+  /**
+   * Analytics answers go through the app's cache for ANALYTICS_TTL_MS: a dashboard refreshing
+   * (on several instances) computes each answer once per interval; an answer is at most that old.
+   */
+  private cached<T>(query: string, args: unknown, load: () => Promise<T>): Promise<T> {
+    if (!this.cache) return load();
+    return this.cache.getOrLoad(`analytics:${query}:${JSON.stringify(args)}`, load, { ttlMs: ANALYTICS_TTL_MS, tags: ["analytics"] });
+  }
 
   async record(inputs: UsageEventInput[]): Promise<RecordUsageResult> {
     if (inputs.length > this.limits.maxBatch) throw badInput("events", `at most ${this.limits.maxBatch} events per call (got ${inputs.length})`);
@@ -78,8 +90,10 @@ export class UsageService {
   async promptAnalytics(ref: PromptRef, fromTo: { from?: Date | null; to?: Date | null }, interval: Interval, version: number | null) {
     const prompt = await this.prompts.get(ref);
     const { from, to } = range(fromTo, 30);
-    const { series, total } = timeSeries(await this.reads.hourly(prompt.id, from, to, version), interval);
-    return { prompt, from, to, interval, series, total };
+    return this.cached("prompt", [prompt.id, fromTo.from ?? null, fromTo.to ?? null, interval, version], async () => {
+      const { series, total } = timeSeries(await this.reads.hourly(prompt.id, from, to, version), interval);
+      return { prompt, from, to, interval, series, total };
+    });
   }
 
   async versionComparison(ref: PromptRef, fromTo: { from?: Date | null; to?: Date | null }) {
@@ -91,11 +105,13 @@ export class UsageService {
   async topPrompts(metric: RankMetric, fromTo: { from?: Date | null; to?: Date | null }, first: number) {
     if (!Number.isInteger(first) || first < 1 || first > 200) throw badInput("first", "first must be an integer from 1 to 200");
     const { from, to } = range(fromTo, 7);
-    const length = to.getTime() - from.getTime();
-    const [current, previous] = await Promise.all([this.reads.perPrompt(from, to), this.reads.perPrompt(new Date(from.getTime() - length), from)]);
-    const ranked = rank(metric, current, previous, first);
-    const prompts = new Map((await this.prompts.lookup(ranked.map((r) => ({ id: r.promptId })))).byId);
-    return { from, to, metric, entries: ranked.flatMap((r) => (prompts.has(r.promptId) ? [{ ...r, prompt: prompts.get(r.promptId)! }] : [])) };
+    return this.cached("top", [metric, fromTo.from ?? null, fromTo.to ?? null, first], async () => {
+      const length = to.getTime() - from.getTime();
+      const [current, previous] = await Promise.all([this.reads.perPrompt(from, to), this.reads.perPrompt(new Date(from.getTime() - length), from)]);
+      const ranked = rank(metric, current, previous, first);
+      const prompts = new Map((await this.prompts.lookup(ranked.map((r) => ({ id: r.promptId })))).byId);
+      return { from, to, metric, entries: ranked.flatMap((r) => (prompts.has(r.promptId) ? [{ ...r, prompt: prompts.get(r.promptId)! }] : [])) };
+    });
   }
 
   async usageTrends(fromTo: { from?: Date | null; to?: Date | null }, interval: "HOUR" | "DAY") {
