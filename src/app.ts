@@ -182,7 +182,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const usageWriter = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate);
   const usageRepository = new UsageRepository(db);
   const usageWrites = new UsageWriteRepository();
-  const usage = new UsageService(usageRepository, usageWrites, usageWriter, prompts, bus, { maxBatch: config.usage.maxBatch }, cache);
+  const usage = new UsageService(usageRepository, usageWrites, usageWriter, prompts, bus, { maxBatch: config.usage.maxBatch }, cache, (name) =>
+    servingCache.promptByName(name),
+  );
   const retention = new UsageRetention(usageWrites, usageWriter, config.usage.retentionDays, logger);
   migrations.whenReady(() => retention.start());
   const startedAt = Date.now();

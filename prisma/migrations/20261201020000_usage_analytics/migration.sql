@@ -67,9 +67,6 @@ CREATE INDEX "UsageEvent_promptId_occurredAt_idx" ON "UsageEvent"("promptId", "o
 CREATE INDEX "UsageEvent_occurredAt_idx" ON "UsageEvent"("occurredAt");
 
 -- CreateIndex
-CREATE INDEX "UsageEvent_userId_occurredAt_idx" ON "UsageEvent"("userId", "occurredAt");
-
--- CreateIndex
 CREATE INDEX "UsageRollup_hour_idx" ON "UsageRollup"("hour");
 
 -- CreateIndex

@@ -55,6 +55,8 @@ export class UsageService {
     private readonly bus: EventBus,
     private readonly limits: UsageLimits,
     private readonly cache?: Cache,
+    /** Prompts by name from memory (the serving cache): ingest names the same few prompts over and over. */
+    private readonly byName?: (name: string) => Promise<PromptRecord | null>,
   ) {}
 
   /**
@@ -68,7 +70,7 @@ export class UsageService {
 
   async record(inputs: UsageEventInput[]): Promise<RecordUsageResult> {
     if (inputs.length > this.limits.maxBatch) throw badInput("events", `at most ${this.limits.maxBatch} events per call (got ${inputs.length})`);
-    const found = await this.prompts.lookup(inputs.map((e) => e.prompt ?? {}));
+    const found = await this.findPrompts(inputs.map((e) => e.prompt ?? {}));
     const errors: RecordUsageResult["errors"] = [];
     const good: UsageRecord[] = [];
     const now = Date.now();
@@ -85,6 +87,17 @@ export class UsageService {
       this.bus.publish("usage.recorded", { promptIds: [...new Set(good.map((e) => e.promptId))], count: good.length });
     }
     return { accepted: good.length, errors };
+  }
+
+  private async findPrompts(refs: PromptRef[]): Promise<{ byId: Map<string, PromptRecord>; byName: Map<string, PromptRecord> }> {
+    if (!this.byName) return this.prompts.lookup(refs);
+    const names = [...new Set(refs.flatMap((r) => (!r.id && r.name ? [r.name.trim()] : [])))].filter((n) => n.length <= TEXT_MAX);
+    const ids = refs.filter((r) => r.id);
+    const [byIds, named] = await Promise.all([
+      ids.length ? this.prompts.lookup(ids) : { byId: new Map<string, PromptRecord>() },
+      Promise.all(names.map(async (name) => [name, await this.byName!(name)] as const)),
+    ]);
+    return { byId: byIds.byId, byName: new Map(named.flatMap(([name, prompt]) => (prompt ? [[name, prompt] as const] : []))) };
   }
 
   async promptAnalytics(ref: PromptRef, fromTo: { from?: Date | null; to?: Date | null }, interval: Interval, version: number | null) {
