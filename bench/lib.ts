@@ -1,7 +1,7 @@
 // Shared pieces of the benchmark harness: a migrated database, a pinned server process,
 // a closed-loop HTTP load generator with latency percentiles, and the report.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
@@ -30,10 +30,13 @@ export interface Server {
 export async function startServer(env: Record<string, string>): Promise<Server> {
   const child = spawn("taskset", ["-c", "0", process.execPath, join(ROOT, "dist/main.js")], {
     cwd: ROOT,
-    env: { ...process.env, PROMPT_STORE_PORT: "0", PROMPT_STORE_LOG_LEVEL: "info", ...env },
+    // BENCH_SERVER_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=..." profiles the server only.
+    env: { ...process.env, PROMPT_STORE_PORT: "0", PROMPT_STORE_LOG_LEVEL: "info", ...env, ...(process.env.BENCH_SERVER_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS }) },
     stdio: ["ignore", "pipe", "inherit"],
   });
   // Request logs are not printed at info level; the pipe must still be drained.
+  // BENCH_SERVER_LOG=file keeps the server's log lines for a look afterwards.
+  if (process.env.BENCH_SERVER_LOG) child.stdout!.pipe(createWriteStream(process.env.BENCH_SERVER_LOG, { flags: "a" }));
   const port = await new Promise<number>((resolve, reject) => {
     let buffer = "";
     child.stdout!.on("data", (chunk) => {
@@ -55,19 +58,26 @@ export async function startServer(env: Record<string, string>): Promise<Server> 
   };
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+// Idle sockets are dropped before the server's 5 s keep-alive timeout would close them under a request.
+const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 4_000 });
 
 export async function graphql(port: number, query: string, variables: Record<string, unknown> = {}): Promise<Record<string, any>> {
   const body = JSON.stringify({ query, variables });
-  const text = await new Promise<string>((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path: "/graphql", method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      let data = "";
-      res.on("data", (chunk) => (data += String(chunk)));
-      res.on("end", () => (res.statusCode === 200 ? resolve(data) : reject(new Error(`HTTP ${res.statusCode}: ${data.slice(0, 300)}`))));
+  const send = () =>
+    new Promise<string>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port, path: "/graphql", method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+        let data = "";
+        res.on("data", (chunk) => (data += String(chunk)));
+        res.on("end", () => (res.statusCode === 200 ? resolve(data) : reject(new Error(`HTTP ${res.statusCode}: ${data.slice(0, 300)}`))));
+      });
+      // A kept-alive socket the server closed just as it was reused: the request never reached it.
+      req.on("error", (error: NodeJS.ErrnoException) => reject(Object.assign(error, { retry: req.reusedSocket && error.code === "ECONNRESET" })));
+      req.end(body);
     });
-    req.on("error", reject);
-    req.end(body);
-  });
+  let text: string | undefined;
+  for (let attempt = 1; text === undefined; attempt++) {
+    text = await send().catch((error: Error & { retry?: boolean }) => (error.retry && attempt < 5 ? undefined : Promise.reject(error)));
+  }
   const parsed = JSON.parse(text) as { data?: Record<string, any>; errors?: unknown[] };
   if (parsed.errors) throw new Error(`GraphQL errors: ${JSON.stringify(parsed.errors).slice(0, 300)}`);
   return parsed.data!;

@@ -1,10 +1,12 @@
 // npm run bench [scenario...]: builds, pins this process (the load generator) to core 1 and
 // the server to core 0, runs each scenario against its same-run baseline, writes bench/results/.
+import { analyticsScenario } from "./analytics.bench.js";
 import { bulkScenario } from "./bulk.bench.js";
 import { machine, writeReport } from "./lib.js";
 
 const SCENARIOS: Record<string, () => Promise<{ summary: Record<string, unknown> } & Record<string, unknown>>> = {
   bulk: bulkScenario,
+  analytics: analyticsScenario,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -26,6 +26,7 @@ import { UsageWriteRepository } from "./domain/analytics/usage-write.repository.
 import { UsageRepository } from "./domain/analytics/usage.repository.js";
 import { UsageRetention } from "./domain/analytics/usage.retention.js";
 import { UsageService } from "./domain/analytics/usage.service.js";
+import { SketchBuffer } from "./domain/analytics/sketch.buffer.js";
 import { AnalyticsResolver } from "./resolvers/analytics/analytics.resolver.js";
 import { Metrics } from "./http/metrics.js";
 import { createCache, type Cache } from "./cache/cache.js";
@@ -98,6 +99,7 @@ export interface App {
     cache: Cache;
     usage: UsageService;
     retention: UsageRetention;
+    sketches: SketchBuffer;
   };
   /** The app's event bus (tests watch what is published). */
   bus: EventBus;
@@ -179,11 +181,20 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   };
   const servingCache = new ServingCache(renderer.database, abTestRepository, cache, bus);
   const serving = new ServingService(servingCache, renderer, exposures);
-  const usageWriter = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate);
+  const usageWriter = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate, 10_000);
   const usageRepository = new UsageRepository(db);
   const usageWrites = new UsageWriteRepository();
-  const usage = new UsageService(usageRepository, usageWrites, usageWriter, prompts, bus, { maxBatch: config.usage.maxBatch }, cache, (name) =>
-    servingCache.promptByName(name),
+  const sketches = new SketchBuffer(usageWrites, usageWriter, logger);
+  const usage = new UsageService(
+    usageRepository,
+    usageWrites,
+    usageWriter,
+    prompts,
+    bus,
+    { maxBatch: config.usage.maxBatch },
+    cache,
+    (name) => servingCache.promptByName(name),
+    sketches,
   );
   const retention = new UsageRetention(usageWrites, usageWriter, config.usage.retentionDays, logger);
   migrations.whenReady(() => retention.start());
@@ -318,7 +329,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger,
     db,
     statements,
-    services: { prompts, bulk, runner, notifications, refinements, refinementRunner, abResults, exposures, servingCache, cache, usage, retention },
+    services: { prompts, bulk, runner, notifications, refinements, refinementRunner, abResults, exposures, servingCache, cache, usage, retention, sketches },
     bus,
     apollo,
     createContext: makeContext,
@@ -353,6 +364,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await servingCache.close();
         await cache.close();
         await retention.stop();
+        // Latency histograms still in memory are written before the database closes.
+        await sketches.stop();
         usageWriter.close();
         await apollo.stop();
         await bus.close();

@@ -20,6 +20,8 @@ import {
   type UsageEventInput,
 } from "./generated/operations.js";
 import { codes, createTestApp, type TestApp } from "./helpers/app.js";
+import Database from "better-sqlite3";
+import { LatencySketch } from "../src/domain/analytics/latency-sketch.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -193,6 +195,24 @@ describe("queries", () => {
     expect(await t.app.db.usageEvent.count()).toBe(0);
     const { promptAnalytics } = await t.ok(PromptAnalyticsDocument, { prompt: { name: "an/a" }, from: at(0), to: at(72) });
     expect(promptAnalytics.total.count).toBe(300);
+  });
+});
+
+describe("latency histograms", () => {
+  it("are merged in memory and written on a graceful shutdown, none lost", async () => {
+    const own = await createTestApp();
+    await own.ok(CreatePromptDocument, { input: { name: "an/hist", content: "x" } });
+    const events = Array.from({ length: 300 }, (_, i) => ({ prompt: { name: "an/hist" }, latencyMs: i + 1, timestamp: at(5) }));
+    for (let i = 0; i < 3; i++) await own.ok(RecordUsageDocument, { events: events.slice(i * 100, i * 100 + 100) });
+    expect(own.app.services.sketches.size).toBe(1);
+    await own.close();
+    const db = new Database(own.app.config.dbFile, { readonly: true });
+    const row = db.prepare("SELECT r.count, r.latencyCount, s.sketch AS latencySketch FROM UsageRollup r JOIN UsageSketch s USING (promptId, hour, versionNumber)").get() as { count: number; latencyCount: number; latencySketch: Buffer };
+    db.close();
+    expect(row).toMatchObject({ count: 300, latencyCount: 300 });
+    const sketch = LatencySketch.decode(row.latencySketch);
+    expect(sketch.count).toBe(300);
+    expect(Math.abs(sketch.quantile(0.5)! - 150) / 150).toBeLessThanOrEqual(0.01);
   });
 });
 

@@ -28,10 +28,19 @@ CREATE TABLE "UsageRollup" (
     "successCount" INTEGER NOT NULL,
     "latencyCount" INTEGER NOT NULL,
     "latencySum" REAL NOT NULL,
-    "latencySketch" BLOB,
     "inputTokens" INTEGER NOT NULL,
     "outputTokens" INTEGER NOT NULL,
     "cost" REAL NOT NULL,
+
+    PRIMARY KEY ("promptId", "hour", "versionNumber")
+);
+
+-- CreateTable
+CREATE TABLE "UsageSketch" (
+    "promptId" TEXT NOT NULL,
+    "hour" DATETIME NOT NULL,
+    "versionNumber" INTEGER NOT NULL,
+    "sketch" BLOB NOT NULL,
 
     PRIMARY KEY ("promptId", "hour", "versionNumber")
 );

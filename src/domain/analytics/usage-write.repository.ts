@@ -22,6 +22,14 @@ export interface UsageRecord {
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+/** New latency values of one rollup row, not yet merged into its stored histogram. */
+export interface SketchDelta {
+  promptId: string;
+  hour: Date;
+  version: number;
+  sketch: LatencySketch;
+}
+
 export const hourOf = (at: Date) => new Date(Math.floor(at.getTime() / HOUR) * HOUR);
 export const dayOf = (at: Date) => new Date(Math.floor(at.getTime() / DAY) * DAY);
 
@@ -56,7 +64,12 @@ function addTo(t: Totals, e: UsageRecord): void {
  * events touches a few rollup rows, not 500.
  */
 export class UsageWriteRepository {
-  insert(session: SyncSession, events: readonly UsageRecord[]): void {
+  /**
+   * Stores a batch. The latency histograms are not written here: their deltas are returned,
+   * for the SketchBuffer to merge into the rollups about once a second (re-encoding a busy
+   * hour's histogram for every batch cost more than the rest of the batch).
+   */
+  insert(session: SyncSession, events: readonly UsageRecord[]): SketchDelta[] {
     const raw = session.statement(
       `INSERT INTO UsageEvent (promptId, versionNumber, label, testId, variantIndex, userId, sessionId, model, latencyMs, inputTokens, outputTokens, cost, success, errorCode, occurredAt, metadata)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -64,6 +77,13 @@ export class UsageWriteRepository {
     const hourly = new Map<string, { promptId: string; hour: Date; version: number; totals: Totals; sketch: LatencySketch }>();
     const daily = new Map<string, { promptId: string; day: Date; totals: Totals }>();
     const users = new Map<string, { userId: string; hour: Date; count: number }>();
+    // Many events share an hour: format each hour's text once.
+    const hourText = new Map<number, string>();
+    const textOf = (at: Date) => {
+      let text = hourText.get(at.getTime());
+      if (text === undefined) hourText.set(at.getTime(), (text = sqlDate(at)));
+      return text;
+    };
     for (const e of events) {
       raw.run(e.promptId, e.versionNumber, e.label, e.testId, e.variantIndex, e.userId, e.sessionId, e.model, e.latencyMs, e.inputTokens, e.outputTokens, e.cost, e.success ? 1 : 0, e.errorCode, sqlDate(e.occurredAt), e.metadata);
       const hour = hourOf(e.occurredAt);
@@ -85,23 +105,19 @@ export class UsageWriteRepository {
         else users.set(uk, { userId: e.userId, hour, count: 1 });
       }
     }
-    const existingSketch = session.statement(`SELECT latencySketch FROM UsageRollup WHERE promptId = ? AND hour = ? AND versionNumber = ?`).pluck();
     const upsertHour = session.statement(
-      `INSERT INTO UsageRollup (hour, promptId, versionNumber, count, successCount, latencyCount, latencySum, latencySketch, inputTokens, outputTokens, cost)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO UsageRollup (hour, promptId, versionNumber, count, successCount, latencyCount, latencySum, inputTokens, outputTokens, cost)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (promptId, hour, versionNumber) DO UPDATE SET
          count = count + excluded.count, successCount = successCount + excluded.successCount,
          latencyCount = latencyCount + excluded.latencyCount, latencySum = latencySum + excluded.latencySum,
-         latencySketch = excluded.latencySketch, inputTokens = inputTokens + excluded.inputTokens,
-         outputTokens = outputTokens + excluded.outputTokens, cost = cost + excluded.cost`,
+         inputTokens = inputTokens + excluded.inputTokens, outputTokens = outputTokens + excluded.outputTokens, cost = cost + excluded.cost`,
     );
+    const deltas: SketchDelta[] = [];
     for (const h of hourly.values()) {
-      const hour = sqlDate(h.hour);
-      // The sketch is merged here (read, merge, write) inside the write transaction: no lost update.
-      const stored = existingSketch.get(h.promptId, hour, h.version) as Buffer | null | undefined;
-      if (stored) h.sketch.mergeEncoded(stored);
       const t = h.totals;
-      upsertHour.run(hour, h.promptId, h.version, t.count, t.successCount, t.latencyCount, t.latencySum, h.sketch.count > 0 ? h.sketch.encode() : null, t.inputTokens, t.outputTokens, t.cost);
+      upsertHour.run(textOf(h.hour), h.promptId, h.version, t.count, t.successCount, t.latencyCount, t.latencySum, t.inputTokens, t.outputTokens, t.cost);
+      if (h.sketch.count > 0) deltas.push({ promptId: h.promptId, hour: h.hour, version: h.version, sketch: h.sketch });
     }
     const upsertDay = session.statement(
       `INSERT INTO UsageDaily (day, promptId, count, successCount, latencyCount, latencySum, inputTokens, outputTokens, cost)
@@ -113,12 +129,30 @@ export class UsageWriteRepository {
     );
     for (const d of daily.values()) {
       const t = d.totals;
-      upsertDay.run(sqlDate(d.day), d.promptId, t.count, t.successCount, t.latencyCount, t.latencySum, t.inputTokens, t.outputTokens, t.cost);
+      upsertDay.run(textOf(d.day), d.promptId, t.count, t.successCount, t.latencyCount, t.latencySum, t.inputTokens, t.outputTokens, t.cost);
     }
     const upsertUser = session.statement(
       `INSERT INTO UserActivityRollup (hour, userId, count) VALUES (?, ?, ?) ON CONFLICT (hour, userId) DO UPDATE SET count = count + excluded.count`,
     );
-    for (const u of users.values()) upsertUser.run(sqlDate(u.hour), u.userId, u.count);
+    for (const u of users.values()) upsertUser.run(textOf(u.hour), u.userId, u.count);
+    return deltas;
+  }
+
+  /** Merges latency histogram deltas into their rollup rows (read, merge, write, in the caller's transaction: no lost update). */
+  mergeSketches(session: SyncSession, deltas: Iterable<SketchDelta>): void {
+    const read = session.statement(`SELECT sketch FROM UsageSketch WHERE promptId = ? AND hour = ? AND versionNumber = ?`).pluck();
+    const write = session.statement(
+      `INSERT INTO UsageSketch (sketch, promptId, hour, versionNumber) VALUES (?, ?, ?, ?)
+       ON CONFLICT (promptId, hour, versionNumber) DO UPDATE SET sketch = excluded.sketch`,
+    );
+    for (const d of deltas) {
+      const hour = sqlDate(d.hour);
+      const stored = read.get(d.promptId, hour, d.version) as Buffer | null | undefined;
+      // A copy: should the transaction roll back, the delta is retried as it was.
+      const merged = d.sketch.clone();
+      if (stored) merged.mergeEncoded(stored);
+      write.run(merged.encode(), d.promptId, hour, d.version);
+    }
   }
 
   /** Deletes raw events older than `before`, at most `limit` of them (retention runs in small steps). */

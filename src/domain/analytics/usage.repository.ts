@@ -45,12 +45,18 @@ export class UsageRepository {
   constructor(private readonly db: Db) {}
 
   /** A prompt's hourly rollups in [from, to), optionally of one version. */
-  hourly(promptId: string, from: Date, to: Date, version: number | null): Promise<RollupRow[]> {
-    return this.db.usageRollup.findMany({
-      where: { promptId, hour: { gte: from, lt: to }, ...(version !== null && { versionNumber: version }) },
-      orderBy: { hour: "asc" },
-      select: { hour: true, versionNumber: true, count: true, successCount: true, latencyCount: true, latencySum: true, latencySketch: true, inputTokens: true, outputTokens: true, cost: true },
-    });
+  async hourly(promptId: string, from: Date, to: Date, version: number | null): Promise<RollupRow[]> {
+    const where = { promptId, hour: { gte: from, lt: to }, ...(version !== null && { versionNumber: version }) };
+    const [rows, sketches] = await Promise.all([
+      this.db.usageRollup.findMany({
+        where,
+        orderBy: { hour: "asc" },
+        select: { hour: true, versionNumber: true, count: true, successCount: true, latencyCount: true, latencySum: true, inputTokens: true, outputTokens: true, cost: true },
+      }),
+      this.db.usageSketch.findMany({ where, select: { hour: true, versionNumber: true, sketch: true } }),
+    ]);
+    const byKey = new Map(sketches.map((s) => [`${s.hour.getTime()}:${s.versionNumber}`, s.sketch]));
+    return rows.map((r) => ({ ...r, latencySketch: byKey.get(`${r.hour.getTime()}:${r.versionNumber}`) ?? null }));
   }
 
   /** Totals per prompt over the days in [from, to) (rankings). */

@@ -8,6 +8,7 @@ import type { PromptService } from "../prompts/prompt.service.js";
 import { closing } from "../../subscriptions/replay.js";
 import { activity, perVersion, pointOfEvents, rank, timeSeries, type Interval, type RankMetric, type SeriesPoint } from "./analytics.logic.js";
 import type { UsageRecord, UsageWriteRepository } from "./usage-write.repository.js";
+import type { SketchBuffer } from "./sketch.buffer.js";
 import type { UsageRepository } from "./usage.repository.js";
 
 export interface UsageEventInput {
@@ -57,6 +58,7 @@ export class UsageService {
     private readonly cache?: Cache,
     /** Prompts by name from memory (the serving cache): ingest names the same few prompts over and over. */
     private readonly byName?: (name: string) => Promise<PromptRecord | null>,
+    private readonly sketches?: SketchBuffer,
   ) {}
 
   /**
@@ -83,7 +85,8 @@ export class UsageService {
       }
     });
     if (good.length > 0) {
-      await this.writer.transaction((session) => this.writes.insert(session, good));
+      const deltas = await this.writer.transaction((session) => this.writes.insert(session, good));
+      this.sketches?.add(deltas);
       this.bus.publish("usage.recorded", { promptIds: [...new Set(good.map((e) => e.promptId))], count: good.length });
     }
     return { accepted: good.length, errors };
@@ -104,6 +107,7 @@ export class UsageService {
     const prompt = await this.prompts.get(ref);
     const { from, to } = range(fromTo, 30);
     return this.cached("prompt", [prompt.id, fromTo.from ?? null, fromTo.to ?? null, interval, version], async () => {
+      await this.sketches?.flush();
       const { series, total } = timeSeries(await this.reads.hourly(prompt.id, from, to, version), interval);
       return { prompt, from, to, interval, series, total };
     });
@@ -112,6 +116,7 @@ export class UsageService {
   async versionComparison(ref: PromptRef, fromTo: { from?: Date | null; to?: Date | null }) {
     const prompt = await this.prompts.get(ref);
     const { from, to } = range(fromTo, 30);
+    await this.sketches?.flush();
     return { prompt, from, to, versions: perVersion(await this.reads.hourly(prompt.id, from, to, null)) };
   }
 
