@@ -25,8 +25,9 @@ import { SystemHealthService } from "./domain/analytics/system-health.service.js
 import { UsageWriteRepository } from "./domain/analytics/usage-write.repository.js";
 import { UsageRepository } from "./domain/analytics/usage.repository.js";
 import { UsageRetention } from "./domain/analytics/usage.retention.js";
-import { UsageService } from "./domain/analytics/usage.service.js";
-import { SketchBuffer } from "./domain/analytics/sketch.buffer.js";
+import { UsageService, type UsageBuffers } from "./domain/analytics/usage.service.js";
+import { DeltaBuffer } from "./domain/analytics/delta.buffer.js";
+import type { SketchDelta, UserDelta } from "./domain/analytics/usage-write.repository.js";
 import { AnalyticsResolver } from "./resolvers/analytics/analytics.resolver.js";
 import { Metrics } from "./http/metrics.js";
 import { createCache, type Cache } from "./cache/cache.js";
@@ -99,7 +100,7 @@ export interface App {
     cache: Cache;
     usage: UsageService;
     retention: UsageRetention;
-    sketches: SketchBuffer;
+    usageBuffers: UsageBuffers;
   };
   /** The app's event bus (tests watch what is published). */
   bus: EventBus;
@@ -184,7 +185,25 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const usageWriter = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate, 10_000);
   const usageRepository = new UsageRepository(db);
   const usageWrites = new UsageWriteRepository();
-  const sketches = new SketchBuffer(usageWrites, usageWriter, logger);
+  // The busiest rollups (a prompt's hourly latency histogram, users per hour) are written once a second.
+  const usageBuffers = {
+    sketches: new DeltaBuffer<SketchDelta>(
+      "latency histograms",
+      (d) => `${d.promptId}\u0000${d.hour.getTime()}\u0000${d.version}`,
+      (into, next) => void into.sketch.merge(next.sketch),
+      (session, values) => usageWrites.mergeSketches(session, values),
+      usageWriter,
+      logger,
+    ),
+    users: new DeltaBuffer<UserDelta>(
+      "user activity",
+      (u) => `${u.userId}\u0000${u.hour.getTime()}`,
+      (into, next) => void (into.count += next.count),
+      (session, values) => usageWrites.addUserActivity(session, values),
+      usageWriter,
+      logger,
+    ),
+  };
   const usage = new UsageService(
     usageRepository,
     usageWrites,
@@ -194,7 +213,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     { maxBatch: config.usage.maxBatch },
     cache,
     (name) => servingCache.promptByName(name),
-    sketches,
+    usageBuffers,
   );
   const retention = new UsageRetention(usageWrites, usageWriter, config.usage.retentionDays, logger);
   migrations.whenReady(() => retention.start());
@@ -329,7 +348,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger,
     db,
     statements,
-    services: { prompts, bulk, runner, notifications, refinements, refinementRunner, abResults, exposures, servingCache, cache, usage, retention, sketches },
+    services: { prompts, bulk, runner, notifications, refinements, refinementRunner, abResults, exposures, servingCache, cache, usage, retention, usageBuffers },
     bus,
     apollo,
     createContext: makeContext,
@@ -364,8 +383,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await servingCache.close();
         await cache.close();
         await retention.stop();
-        // Latency histograms still in memory are written before the database closes.
-        await sketches.stop();
+        // Rollup deltas still in memory are written before the database closes.
+        await usageBuffers.sketches.stop();
+        await usageBuffers.users.stop();
         usageWriter.close();
         await apollo.stop();
         await bus.close();

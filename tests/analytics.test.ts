@@ -199,17 +199,24 @@ describe("queries", () => {
 });
 
 describe("latency histograms", () => {
-  it("are merged in memory and written on a graceful shutdown, none lost", async () => {
+  it("and user activity are merged in memory and written on a graceful shutdown, none lost", async () => {
     const own = await createTestApp();
     await own.ok(CreatePromptDocument, { input: { name: "an/hist", content: "x" } });
-    const events = Array.from({ length: 300 }, (_, i) => ({ prompt: { name: "an/hist" }, latencyMs: i + 1, timestamp: at(5) }));
+    const events = Array.from({ length: 300 }, (_, i) => ({ prompt: { name: "an/hist" }, latencyMs: i + 1, user: `u${i % 3}`, timestamp: at(5) }));
     for (let i = 0; i < 3; i++) await own.ok(RecordUsageDocument, { events: events.slice(i * 100, i * 100 + 100) });
-    expect(own.app.services.sketches.size).toBe(1);
+    expect(own.app.services.usageBuffers.sketches.size).toBe(1);
     await own.close();
     const db = new Database(own.app.config.dbFile, { readonly: true });
     const row = db.prepare("SELECT r.count, r.latencyCount, s.sketch AS latencySketch FROM UsageRollup r JOIN UsageSketch s USING (promptId, hour, versionNumber)").get() as { count: number; latencyCount: number; latencySketch: Buffer };
     db.close();
     expect(row).toMatchObject({ count: 300, latencyCount: 300 });
+    const users = new Database(own.app.config.dbFile, { readonly: true });
+    expect(users.prepare("SELECT userId, count FROM UserActivityRollup ORDER BY userId").all()).toEqual([
+      { userId: "u0", count: 100 },
+      { userId: "u1", count: 100 },
+      { userId: "u2", count: 100 },
+    ]);
+    users.close();
     const sketch = LatencySketch.decode(row.latencySketch);
     expect(sketch.count).toBe(300);
     expect(Math.abs(sketch.quantile(0.5)! - 150) / 150).toBeLessThanOrEqual(0.01);

@@ -22,6 +22,13 @@ export interface UsageRecord {
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+/** Uses of one user in one hour, not yet added to UserActivityRollup. */
+export interface UserDelta {
+  userId: string;
+  hour: Date;
+  count: number;
+}
+
 /** New latency values of one rollup row, not yet merged into its stored histogram. */
 export interface SketchDelta {
   promptId: string;
@@ -69,7 +76,7 @@ export class UsageWriteRepository {
    * for the SketchBuffer to merge into the rollups about once a second (re-encoding a busy
    * hour's histogram for every batch cost more than the rest of the batch).
    */
-  insert(session: SyncSession, events: readonly UsageRecord[]): SketchDelta[] {
+  insert(session: SyncSession, events: readonly UsageRecord[]): { sketches: SketchDelta[]; users: UserDelta[] } {
     const raw = session.statement(
       `INSERT INTO UsageEvent (promptId, versionNumber, label, testId, variantIndex, userId, sessionId, model, latencyMs, inputTokens, outputTokens, cost, success, errorCode, occurredAt, metadata)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -131,11 +138,13 @@ export class UsageWriteRepository {
       const t = d.totals;
       upsertDay.run(textOf(d.day), d.promptId, t.count, t.successCount, t.latencyCount, t.latencySum, t.inputTokens, t.outputTokens, t.cost);
     }
-    const upsertUser = session.statement(
-      `INSERT INTO UserActivityRollup (hour, userId, count) VALUES (?, ?, ?) ON CONFLICT (hour, userId) DO UPDATE SET count = count + excluded.count`,
-    );
-    for (const u of users.values()) upsertUser.run(textOf(u.hour), u.userId, u.count);
-    return deltas;
+    return { sketches: deltas, users: [...users.values()] };
+  }
+
+  /** Adds uses per user and hour (the deltas of UserActivityRollup). */
+  addUserActivity(session: SyncSession, deltas: Iterable<UserDelta>): void {
+    const upsert = session.statement(`INSERT INTO UserActivityRollup (hour, userId, count) VALUES (?, ?, ?) ON CONFLICT (hour, userId) DO UPDATE SET count = count + excluded.count`);
+    for (const u of deltas) upsert.run(sqlDate(u.hour), u.userId, u.count);
   }
 
   /** Merges latency histogram deltas into their rollup rows (read, merge, write, in the caller's transaction: no lost update). */

@@ -8,7 +8,8 @@ import type { PromptService } from "../prompts/prompt.service.js";
 import { closing } from "../../subscriptions/replay.js";
 import { activity, perVersion, pointOfEvents, rank, timeSeries, type Interval, type RankMetric, type SeriesPoint } from "./analytics.logic.js";
 import type { UsageRecord, UsageWriteRepository } from "./usage-write.repository.js";
-import type { SketchBuffer } from "./sketch.buffer.js";
+import type { DeltaBuffer } from "./delta.buffer.js";
+import type { SketchDelta, UserDelta } from "./usage-write.repository.js";
 import type { UsageRepository } from "./usage.repository.js";
 
 export interface UsageEventInput {
@@ -58,7 +59,8 @@ export class UsageService {
     private readonly cache?: Cache,
     /** Prompts by name from memory (the serving cache): ingest names the same few prompts over and over. */
     private readonly byName?: (name: string) => Promise<PromptRecord | null>,
-    private readonly sketches?: SketchBuffer,
+    /** Where the deltas of the busiest rollups wait to be written (latency histograms, user activity). */
+    private readonly buffers?: UsageBuffers,
   ) {}
 
   /**
@@ -86,7 +88,15 @@ export class UsageService {
     });
     if (good.length > 0) {
       const deltas = await this.writer.transaction((session) => this.writes.insert(session, good));
-      this.sketches?.add(deltas);
+      if (this.buffers) {
+        this.buffers.sketches.add(deltas.sketches);
+        this.buffers.users.add(deltas.users);
+      } else {
+        await this.writer.transaction((session) => {
+          this.writes.mergeSketches(session, deltas.sketches);
+          this.writes.addUserActivity(session, deltas.users);
+        });
+      }
       this.bus.publish("usage.recorded", { promptIds: [...new Set(good.map((e) => e.promptId))], count: good.length });
     }
     return { accepted: good.length, errors };
@@ -107,7 +117,7 @@ export class UsageService {
     const prompt = await this.prompts.get(ref);
     const { from, to } = range(fromTo, 30);
     return this.cached("prompt", [prompt.id, fromTo.from ?? null, fromTo.to ?? null, interval, version], async () => {
-      await this.sketches?.flush();
+      await this.buffers?.sketches.flush();
       const { series, total } = timeSeries(await this.reads.hourly(prompt.id, from, to, version), interval);
       return { prompt, from, to, interval, series, total };
     });
@@ -116,7 +126,7 @@ export class UsageService {
   async versionComparison(ref: PromptRef, fromTo: { from?: Date | null; to?: Date | null }) {
     const prompt = await this.prompts.get(ref);
     const { from, to } = range(fromTo, 30);
-    await this.sketches?.flush();
+    await this.buffers?.sketches.flush();
     return { prompt, from, to, versions: perVersion(await this.reads.hourly(prompt.id, from, to, null)) };
   }
 
@@ -193,8 +203,15 @@ export class UsageService {
   async userActivity(fromTo: { from?: Date | null; to?: Date | null }, interval: Interval, top: number) {
     if (!Number.isInteger(top) || top < 0 || top > 200) throw badInput("top", "top must be an integer from 0 to 200");
     const { from, to } = range(fromTo, 30);
+    await this.buffers?.users.flush();
     return { from, to, interval, ...activity(await this.reads.userActivity(from, to), interval, top) };
   }
+}
+
+/** Where the deltas of the busiest rollups wait to be written (about once a second). */
+export interface UsageBuffers {
+  sketches: DeltaBuffer<SketchDelta>;
+  users: DeltaBuffer<UserDelta>;
 }
 
 export interface LiveCounters {
