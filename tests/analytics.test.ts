@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
   CreatePromptDocument,
+  DeletePromptDocument,
   PromptAnalyticsDocument,
   PromptAnalyticsUpdatesDocument,
   RecordUsageDocument,
@@ -166,6 +167,24 @@ describe("queries", () => {
     expect(codes(await t.execute(TopPromptsDocument, { metric: "USAGE", first: 0 }))).toEqual(["BAD_USER_INPUT"]);
   });
 
+  it("ranks whole UTC days, refuses oversized hourly ranges, and never serves a deleted prompt from a cached ranking", async () => {
+    // 19:00-21:00 of the second day: rankings cover the whole day (an/a 100, an/b 20).
+    const partial = (await t.ok(TopPromptsDocument, { metric: "USAGE", from: at(24 + 19), to: at(24 + 21) })).topPrompts;
+    expect(partial.map((r) => [r.prompt.name, r.value])).toEqual([
+      ["an/a", 100],
+      ["an/b", 20],
+    ]);
+    expect(codes(await t.execute(PromptAnalyticsDocument, { prompt: { name: "an/a" }, from: at(0), to: at(24 * 40), interval: "HOUR" }))).toEqual(["BAD_USER_INPUT"]);
+    await t.ok(CreatePromptDocument, { input: { name: "an/gone", content: "x" } });
+    await record([{ prompt: { name: "an/gone" }, timestamp: at(24 * 5 + 1) }]);
+    const before = (await t.ok(TopPromptsDocument, { metric: "USAGE", from: at(24 * 5), to: at(24 * 6), first: 5 })).topPrompts;
+    expect(before.map((r) => r.prompt.name)).toContain("an/gone");
+    await t.ok(DeletePromptDocument, { prompt: { name: "an/gone" } });
+    const after = await t.execute(TopPromptsDocument, { metric: "USAGE", from: at(24 * 5), to: at(24 * 6), first: 5 });
+    expect(after.errors).toBeUndefined();
+    expect(after.data!.topPrompts.map((r) => r.prompt.name)).not.toContain("an/gone");
+  });
+
   it("shows trends across prompts and user activity", async () => {
     const trends = (await t.ok(UsageTrendsDocument, { from: at(0), to: at(72), interval: "DAY" })).usageTrends;
     expect(trends.map((p) => [p.bucketStart, p.count, p.activePrompts])).toEqual([
@@ -250,6 +269,13 @@ describe("health and live counters", () => {
       for (let i = 0; seen.at(-1)!.lastMinute.count < start + 2 && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(seen.at(-1)!.lastMinute).toMatchObject({ count: start + 2 });
       expect(seen.at(-1)!.lastHour.count).toBeGreaterThanOrEqual(start + 2);
+      // A burst of notices overflows the stream's queue: it listens again instead of ending.
+      const prompt = await t.app.db.prompt.findUniqueOrThrow({ where: { name: "an/c" } });
+      for (let i = 0; i < 1_500; i++) t.app.bus.publish("usage.recorded", { promptIds: [prompt.id], count: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await record([{ prompt: { name: "an/c" }, latencyMs: 5 }]);
+      for (let i = 0; seen.at(-1)!.lastMinute.count < start + 3 && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(seen.at(-1)!.lastMinute.count).toBe(start + 3);
     } finally {
       stop();
       await client.dispose();

@@ -68,8 +68,14 @@ export class DeltaBuffer<V> {
     return this.pending.size;
   }
 
+  /** Writes what is left, trying a few times (the database may be busy); what still fails is logged as lost. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.flush();
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await this.flush();
+      if (this.pending.size === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+    if (this.pending.size > 0) this.logger.error({ rows: this.pending.size }, `${this.what} could not be written at shutdown and are lost`);
   }
 }

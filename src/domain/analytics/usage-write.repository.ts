@@ -159,7 +159,13 @@ export class UsageWriteRepository {
       const stored = read.get(d.promptId, hour, d.version) as Buffer | null | undefined;
       // A copy: should the transaction roll back, the delta is retried as it was.
       const merged = d.sketch.clone();
-      if (stored) merged.mergeEncoded(stored);
+      if (stored) {
+        try {
+          merged.mergeEncoded(stored);
+        } catch {
+          // An unreadable stored histogram must not block every later write: it is replaced.
+        }
+      }
       write.run(merged.encode(), d.promptId, hour, d.version);
     }
   }

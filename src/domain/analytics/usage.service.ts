@@ -37,6 +37,15 @@ export interface UsageLimits {
 }
 
 const TEXT_MAX = 200;
+const HOUR = 3_600_000;
+/** HOUR buckets over longer ranges make answers of thousands of points. */
+const MAX_HOURLY_DAYS = 31;
+/** userActivity reads every (hour, user) row of its range. */
+const MAX_ACTIVITY_DAYS = 92;
+/** Larger analytics answers are not cached (they would push serving entries out of memory). */
+const MAX_CACHED_ANSWER = 256 * 1024;
+/** Distinct prompt names per ingest call looked up one by one in the serving cache. */
+const MAX_CACHED_NAMES = 300;
 export const ANALYTICS_TTL_MS = 10_000;
 const METADATA_MAX = 4_096;
 const DAY = 86_400_000;
@@ -67,9 +76,15 @@ export class UsageService {
    * Analytics answers go through the app's cache for ANALYTICS_TTL_MS: a dashboard refreshing
    * (on several instances) computes each answer once per interval; an answer is at most that old.
    */
-  private cached<T>(query: string, args: unknown, load: () => Promise<T>): Promise<T> {
+  private async cached<T>(query: string, args: unknown, load: () => Promise<T>): Promise<T> {
     if (!this.cache) return load();
-    return this.cache.getOrLoad(`analytics:${query}:${JSON.stringify(args)}`, load, { ttlMs: ANALYTICS_TTL_MS, tags: ["analytics"] });
+    const key = `analytics:${query}:${JSON.stringify(args)}`;
+    const hit = await this.cache.get<T>(key);
+    if (hit !== undefined) return hit;
+    const value = await load();
+    // Answers are numbers and ids only (prompts are looked up afterwards, so a change to a prompt is never served stale).
+    if (JSON.stringify(value).length <= MAX_CACHED_ANSWER) this.cache.set(key, value, { ttlMs: ANALYTICS_TTL_MS, tags: ["analytics"] });
+    return value;
   }
 
   async record(inputs: UsageEventInput[]): Promise<RecordUsageResult> {
@@ -103,8 +118,9 @@ export class UsageService {
   }
 
   private async findPrompts(refs: PromptRef[]): Promise<{ byId: Map<string, PromptRecord>; byName: Map<string, PromptRecord> }> {
-    if (!this.byName) return this.prompts.lookup(refs);
     const names = [...new Set(refs.flatMap((r) => (!r.id && r.name ? [r.name.trim()] : [])))].filter((n) => n.length <= TEXT_MAX);
+    // Many distinct names (unknown ones are not cached) go to the database in one query instead.
+    if (!this.byName || names.length > MAX_CACHED_NAMES) return this.prompts.lookup(refs);
     const ids = refs.filter((r) => r.id);
     const [byIds, named] = await Promise.all([
       ids.length ? this.prompts.lookup(ids) : { byId: new Map<string, PromptRecord>() },
@@ -115,12 +131,17 @@ export class UsageService {
 
   async promptAnalytics(ref: PromptRef, fromTo: { from?: Date | null; to?: Date | null }, interval: Interval, version: number | null) {
     const prompt = await this.prompts.get(ref);
-    const { from, to } = range(fromTo, 30);
-    return this.cached("prompt", [prompt.id, fromTo.from ?? null, fromTo.to ?? null, interval, version], async () => {
+    // Rollups are hourly: the range is widened to whole hours (and the cache key follows it).
+    const { from, to } = aligned(range(fromTo, 30), HOUR);
+    if (interval === "HOUR" && to.getTime() - from.getTime() > MAX_HOURLY_DAYS * DAY) {
+      throw badInput("interval", `HOUR buckets cover at most ${MAX_HOURLY_DAYS} days; use DAY or WEEK for longer ranges`);
+    }
+    const result = await this.cached("prompt", [prompt.id, from, to, interval, version], async () => {
       await this.buffers?.sketches.flush();
       const { series, total } = timeSeries(await this.reads.hourly(prompt.id, from, to, version), interval);
-      return { prompt, from, to, interval, series, total };
+      return { series, total };
     });
+    return { prompt, from, to, interval, series: result.series.map(revivePoint), total: revivePoint(result.total) };
   }
 
   async versionComparison(ref: PromptRef, fromTo: { from?: Date | null; to?: Date | null }) {
@@ -130,20 +151,26 @@ export class UsageService {
     return { prompt, from, to, versions: perVersion(await this.reads.hourly(prompt.id, from, to, null)) };
   }
 
+  /** Rankings read the daily rollups: the range is widened to whole UTC days, and the previous period has the same length. */
   async topPrompts(metric: RankMetric, fromTo: { from?: Date | null; to?: Date | null }, first: number) {
     if (!Number.isInteger(first) || first < 1 || first > 200) throw badInput("first", "first must be an integer from 1 to 200");
-    const { from, to } = range(fromTo, 7);
-    return this.cached("top", [metric, fromTo.from ?? null, fromTo.to ?? null, first], async () => {
+    const { from, to } = aligned(range(fromTo, 7), DAY);
+    const ranked = await this.cached("top", [metric, from, to, first], async () => {
       const length = to.getTime() - from.getTime();
       const [current, previous] = await Promise.all([this.reads.perPrompt(from, to), this.reads.perPrompt(new Date(from.getTime() - length), from)]);
-      const ranked = rank(metric, current, previous, first);
-      const prompts = new Map((await this.prompts.lookup(ranked.map((r) => ({ id: r.promptId })))).byId);
-      return { from, to, metric, entries: ranked.flatMap((r) => (prompts.has(r.promptId) ? [{ ...r, prompt: prompts.get(r.promptId)! }] : [])) };
+      return rank(metric, current, previous, first);
     });
+    // Prompts are looked up fresh: a renamed or deleted prompt is never served from the cached ranking.
+    const prompts = (await this.prompts.lookup(ranked.map((r) => ({ id: r.promptId })))).byId;
+    return { from, to, metric, entries: ranked.flatMap((r) => (prompts.has(r.promptId) ? [{ ...r, prompt: prompts.get(r.promptId)! }] : [])) };
   }
 
+  /** Trends read whole buckets: the range is widened to whole UTC days (DAY) or hours (HOUR). */
   async usageTrends(fromTo: { from?: Date | null; to?: Date | null }, interval: "HOUR" | "DAY") {
-    const { from, to } = range(fromTo, 30);
+    const { from, to } = aligned(range(fromTo, 30), interval === "DAY" ? DAY : HOUR);
+    if (interval === "HOUR" && to.getTime() - from.getTime() > MAX_HOURLY_DAYS * DAY) {
+      throw badInput("interval", `HOUR buckets cover at most ${MAX_HOURLY_DAYS} days; use DAY for longer ranges`);
+    }
     const rows = await this.reads.series(from, to, interval);
     return {
       from,
@@ -171,11 +198,18 @@ export class UsageService {
   /** The live counters now, then again after new usage of the prompt, at most every `intervalMs`. */
   async liveUpdates(ref: PromptRef, intervalMs = 250): Promise<AsyncIterable<LiveCounters>> {
     const prompt = await this.prompts.get(ref);
-    const events = this.bus.subscribe("usage.recorded", (e) => e.promptIds.includes(prompt.id));
+    const listen = () => this.bus.subscribe("usage.recorded", (e) => e.promptIds.includes(prompt.id));
+    let events = listen();
     const stream = async function* (this: UsageService) {
       yield await this.liveOf(prompt.id);
       let last = Date.now();
-      for await (const _ of events) {
+      for (;;) {
+        const next = await events.next();
+        if (next.done) {
+          // A burst filled the queue: the notices only say "something changed", so listen again and recompute.
+          if (!events.overflowed) return;
+          events = listen();
+        }
         const wait = last + intervalMs - Date.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         // Whatever arrived while waiting is in this computation: skip those notices.
@@ -202,7 +236,8 @@ export class UsageService {
 
   async userActivity(fromTo: { from?: Date | null; to?: Date | null }, interval: Interval, top: number) {
     if (!Number.isInteger(top) || top < 0 || top > 200) throw badInput("top", "top must be an integer from 0 to 200");
-    const { from, to } = range(fromTo, 30);
+    const { from, to } = aligned(range(fromTo, 30), HOUR);
+    if (to.getTime() - from.getTime() > MAX_ACTIVITY_DAYS * DAY) throw badInput("from", `userActivity covers at most ${MAX_ACTIVITY_DAYS} days`);
     await this.buffers?.users.flush();
     return { from, to, interval, ...activity(await this.reads.userActivity(from, to), interval, top) };
   }
@@ -223,6 +258,14 @@ export interface LiveCounters {
 
 /** Most raw events a live computation reads (a very busy prompt's last hour is sampled by recency). */
 const LIVE_LIMIT = 100_000;
+
+/** The range widened to whole units (hours or days). */
+function aligned({ from, to }: { from: Date; to: Date }, unit: number): { from: Date; to: Date } {
+  return { from: new Date(Math.floor(from.getTime() / unit) * unit), to: new Date(Math.ceil(to.getTime() / unit) * unit) };
+}
+
+/** A point as it came back from the cache (JSON): its bucket start is a date again. */
+const revivePoint = (p: SeriesPoint): SeriesPoint => ({ ...p, bucketStart: new Date(p.bucketStart) });
 
 function range(fromTo: { from?: Date | null; to?: Date | null }, defaultDays: number): { from: Date; to: Date } {
   const to = fromTo.to ?? new Date();
