@@ -127,6 +127,9 @@ describe("serving", () => {
     // Warm: both variants served once (their versions are then in memory).
     for (let i = 0; i < 10; i++) await resolve(name, `cold-${i}`);
     await t.app.services.exposures.flush();
+    // A change to another prompt leaves this prompt's entries alone.
+    const other = await promptWithVersions();
+    await t.ok(SetLabelDocument, { input: { prompt: { name: other }, label: "production", version: 2 } });
     // The write re-evaluates the test (a background query); let it finish before counting.
     await new Promise((resolve) => setTimeout(resolve, 100));
     const before = t.app.statements.count;

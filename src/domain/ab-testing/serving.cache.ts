@@ -1,12 +1,19 @@
 import type { Cache } from "../../cache/cache.js";
 import type { EventBus, Subscription } from "../../subscriptions/pubsub.js";
+import type { Topics } from "../../subscriptions/topics.js";
 import type { PromptRecord, PromptVersionRecord } from "../prompts/prompt.repository.js";
 import type { TemplateSource } from "../prompts/render.service.js";
 import type { AbTestRecord, AbTestRepository } from "./ab-test.repository.js";
 
-/** Tags of the serving entries: any prompt event drops the first, any test event the second. */
-const PROMPTS = "serving:prompts";
-const TESTS = "serving:tests";
+/**
+ * Tags of the serving entries. A prompt event drops that prompt's entries only (by id, and its
+ * name's); a test event drops the tests of that prompt; ALL is for when events were missed.
+ */
+const ALL = "serving:all";
+const MAX_TAGS_PER_DROP = 1_000;
+const promptTag = (id: string) => `serving:prompt:${id}`;
+const nameTag = (name: string) => `serving:name:${name}`;
+const testsTag = (promptId: string) => `serving:tests:${promptId}`;
 
 // Cached values are JSON: dates come back as strings and are revived here.
 const date = (value: unknown) => (value === null || value === undefined ? null : new Date(value as string));
@@ -24,8 +31,8 @@ const reviveTest = (t: AbTestRecord): AbTestRecord => ({
 /**
  * What serving a prompt needs, through the app's cache (in-process LRU, and Redis when
  * configured): prompts by name, label targets, versions (the TemplateSource of rendering) and
- * the test running on each prompt and label. Any prompt event (a new version, a label move, a
- * delete...) drops the prompt entries, any test event the test entries; events from other
+ * the test running on each prompt and label. A prompt event (a new version, a label move, a
+ * delete...) drops that prompt's entries, a test event that prompt's tests; events from other
  * instances arrive over the bus's relay, and the cache's own invalidation reaches Redis and
  * the other instances' first level. A load that an invalidation overtook is not kept.
  */
@@ -39,22 +46,24 @@ export class ServingCache implements TemplateSource {
     private readonly cache: Cache,
     bus: EventBus,
   ) {
-    this.watch(bus, "prompt.events", PROMPTS);
-    this.watch(bus, "abtest.events", TESTS);
+    this.watch(bus, "prompt.events", (e) => [promptTag(e.promptId), nameTag(e.promptName)]);
+    this.watch(bus, "abtest.events", (e) => [testsTag(e.promptId)]);
   }
 
   /** Unknown names are not cached: random names must not push real prompts out. */
   async promptByName(name: string): Promise<PromptRecord | null> {
-    const found = await this.cache.getOrLoad<PromptRecord | undefined>(`serving:prompt:${name}`, async () => (await this.database.promptByName(name)) ?? undefined, { tags: [PROMPTS] });
+    const found = await this.cache.getOrLoad<PromptRecord | undefined>(`serving:prompt:${name}`, async () => (await this.database.promptByName(name)) ?? undefined, {
+      tags: [ALL, nameTag(name)],
+    });
     return found ? revivePrompt(found) : null;
   }
 
   labelVersion(prompt: PromptRecord, label: string): Promise<number | null> {
-    return this.cache.getOrLoad(`serving:label:${prompt.id}:${label}`, () => this.database.labelVersion(prompt, label), { tags: [PROMPTS] });
+    return this.cache.getOrLoad(`serving:label:${prompt.id}:${label}`, () => this.database.labelVersion(prompt, label), { tags: [ALL, promptTag(prompt.id)] });
   }
 
   async version(prompt: PromptRecord, number: number): Promise<PromptVersionRecord | null> {
-    const found = await this.cache.getOrLoad(`serving:version:${prompt.id}:${number}`, () => this.database.version(prompt, number), { tags: [PROMPTS] });
+    const found = await this.cache.getOrLoad(`serving:version:${prompt.id}:${number}`, () => this.database.version(prompt, number), { tags: [ALL, promptTag(prompt.id)] });
     return found ? reviveVersion(found) : null;
   }
 
@@ -63,7 +72,7 @@ export class ServingCache implements TemplateSource {
     const found = await this.cache.getOrLoad(
       `serving:test:${promptId}:${label}`,
       async () => (await this.testRepo.byLabel(promptId, label, ["RUNNING"]))[0] ?? null,
-      { tags: [TESTS] },
+      { tags: [ALL, testsTag(promptId)] },
     );
     return found ? reviveTest(found) : null;
   }
@@ -74,23 +83,28 @@ export class ServingCache implements TemplateSource {
   }
 
   /**
-   * Drops the tag's entries on every event of the topic. Should the subscription end (a burst
-   * of more events than it may queue), what they were about is unknown: drop, and listen again.
+   * Drops the entries an event is about. Should the subscription end (a burst of more events
+   * than it may queue), what the missed events were about is unknown: drop all, listen again.
    */
-  private watch(bus: EventBus, topic: "prompt.events" | "abtest.events", tag: string): void {
-    const subscription = bus.subscribe(topic) as Subscription<unknown>;
-    this.subscriptions.push(subscription);
-    const drop = () => void this.cache.invalidateTags([tag]).catch(() => undefined);
+  private watch<K extends "prompt.events" | "abtest.events">(bus: EventBus, topic: K, tagsOf: (event: Topics[K]) => string[]): void {
+    const subscription = bus.subscribe(topic);
+    this.subscriptions.push(subscription as Subscription<unknown>);
+    const drop = (tags: string[]) => void this.cache.invalidateTags(tags).catch(() => undefined);
     void (async () => {
-      for await (const _ of subscription) {
-        // A burst (a bulk job's events) needs one invalidation, not one per event.
-        while (subscription.pending > 0) await subscription.next();
-        drop();
+      for await (const event of subscription) {
+        // A burst (a bulk job's events) is dropped in one invalidation, not one per event.
+        const tags = new Set(tagsOf(event));
+        while (subscription.pending > 0) {
+          const next = await subscription.next();
+          if (!next.done) tagsOf(next.value).forEach((tag) => tags.add(tag));
+        }
+        // A very large burst is cheaper to drop wholesale than tag by tag.
+        drop(tags.size > MAX_TAGS_PER_DROP ? [ALL] : [...tags]);
       }
-      this.subscriptions.splice(this.subscriptions.indexOf(subscription), 1);
+      this.subscriptions.splice(this.subscriptions.indexOf(subscription as Subscription<unknown>), 1);
       if (this.closed) return;
-      drop();
-      this.watch(bus, topic, tag);
+      drop([ALL]);
+      this.watch(bus, topic, tagsOf);
     })();
   }
 }
