@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { assignVariant, assignmentHash, randomVariant, variantForUnit } from "../src/domain/ab-testing/ab-assignment.logic.js";
-import { sampleRatioMismatch } from "../src/domain/ab-testing/ab-stats.logic.js";
+import { sampleRatioMismatch } from "../src/domain/ab-testing/ab-verdict.logic.js";
 
 const SUBJECTS = 100_000;
 

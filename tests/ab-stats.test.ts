@@ -11,30 +11,32 @@ import {
   tTwoSidedP,
 } from "../src/domain/ab-testing/ab-stats.distributions.js";
 import {
-  alwaysValidPValue,
   chiSquareCdf,
   chiSquareSf,
-  holmAdjust,
   meanInterval,
   mergeScoreSummaries,
-  msprtLikelihoodRatio,
-  msprtOptimalTau2Ratio,
-  msprtPValue,
   normalCdf,
   normalQuantile,
   normalSf,
-  recommendedTau2,
-  sampleRatioMismatch,
   scoreSummaryFromSums,
   tCdf,
   tQuantile,
   twoProportionZTest,
-  verdict,
   welchTTest,
   wilsonInterval,
   type ConversionStats,
   type ScoreSummary,
 } from "../src/domain/ab-testing/ab-stats.logic.js";
+import {
+  alwaysValidPValue,
+  holmAdjust,
+  msprtLikelihoodRatio,
+  msprtOptimalTau2Ratio,
+  msprtPValue,
+  recommendedTau2,
+  sampleRatioMismatch,
+  verdict,
+} from "../src/domain/ab-testing/ab-verdict.logic.js";
 
 /** |actual - expected| ≤ rel·|expected| (or ≤ rel when expected is 0). */
 function close(actual: number | null | undefined, expected: number, rel = 1e-9): void {

@@ -2,79 +2,13 @@
 // by every instance, when REDIS_URL is set. Invalidations travel as events so that a change made on one
 // instance drops the entries of the others; Redis going away leaves each instance caching on its own.
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
-import type { RedisConfig } from "../config.js";
 import type { Logger } from "../logger.js";
-import { connectCacheRedis, RedisStore } from "./redis-store.js";
+import { InvalidationLog } from "./invalidation-log.js";
+import { RedisStore } from "./redis-store.js";
+import { CACHE_INVALIDATE_TOPIC, isInvalidation, type CacheBus, type CacheInvalidation, type CacheOptions, type CacheStats, type EntryOptions } from "./cache.types.js";
 
-/** The event topic of invalidations (add it to src/subscriptions/topics.ts: `CacheInvalidation`). */
-export const CACHE_INVALIDATE_TOPIC = "cache.invalidate";
-
-/** What an instance publishes when it invalidates: the others drop these from their first level. */
-export interface CacheInvalidation {
-  keys?: string[];
-  tags?: string[];
-  /** The publishing cache: it skips its own events. */
-  origin: string;
-  /** The publishing cache's namespace: caches of other namespaces skip the event. */
-  namespace?: string;
-}
-
-/**
- * The event bus, typed loosely (an EventBus fits): publish must neither throw nor wait, subscribe
- * starts listening at once. Events it carries to the other instances reach their caches.
- */
-export interface CacheBus {
-  publish(topic: string, payload: unknown): void;
-  subscribe(topic: string): AsyncIterableIterator<unknown>;
-}
-
-export interface CacheRedisOptions {
-  /** A client, or a factory called once. */
-  client: Redis | (() => Redis);
-  /** Whether close() closes the client: by default yes for a factory's, no for a client passed in. */
-  ownsClient?: boolean;
-  /** The deployment's prefix (PROMPT_STORE_REDIS_PREFIX): keys are `<prefix>:cache:...`. */
-  prefix: string;
-  /** A Redis read unanswered this long is given up (the request goes on without Redis). Default 50. */
-  commandTimeoutMs?: number;
-  /** The same for writes (nobody waits for them) and invalidations (their callers do). Default 500. */
-  writeTimeoutMs?: number;
-  /** After a Redis failure, Redis is skipped this long before it is tried again. Default 1000. */
-  retryAfterMs?: number;
-}
-
-export interface CacheOptions {
-  /** Separates caches sharing a Redis and a bus. */
-  namespace?: string;
-  /** First level bounds: entries, and bytes (each entry counts its key's and its value's JSON's UTF-8 bytes). */
-  maxEntries: number;
-  maxBytes: number;
-  /** Time to live of an entry, in both levels, unless set() or getOrLoad() says otherwise. */
-  defaultTtlMs: number;
-  /** The second level; without it the cache is local to this process. */
-  redis?: CacheRedisOptions;
-  /** Carries invalidations to the other instances. */
-  bus?: CacheBus;
-  logger: Logger;
-}
-
-export interface EntryOptions {
-  /** Must be positive; defaults to defaultTtlMs. */
-  ttlMs?: number;
-  /** invalidateTags(tags) drops every entry carrying one of them. */
-  tags?: readonly string[];
-}
-
-export interface CacheStats {
-  l1: { entries: number; bytes: number; hits: number; misses: number; maxEntries: number; maxBytes: number };
-  l2: { enabled: boolean; healthy: boolean; hits: number; misses: number; errors: number };
-  /** First-level entries dropped to stay within maxEntries or maxBytes (not expiries, not invalidations). */
-  evictions: number;
-  /** Invalidation events from other instances applied here. */
-  remoteInvalidations: number;
-}
+export { CACHE_INVALIDATE_TOPIC, type CacheBus, type CacheInvalidation, type CacheOptions, type CacheRedisOptions, type CacheStats, type EntryOptions } from "./cache.types.js";
 
 interface Entry {
   /** The value's JSON: every get returns a fresh copy, so a caller modifying it changes no one else's. */
@@ -87,16 +21,6 @@ interface Flight {
   tags: readonly string[];
 }
 
-/** An invalidation, kept while reads and loads that started before it are in progress. */
-interface LoggedInvalidation {
-  seq: number;
-  keys?: ReadonlySet<string>;
-  tags?: ReadonlySet<string>;
-  all?: true;
-}
-
-/** Invalidations remembered for loads in flight; a load older than the oldest forgotten one stores nothing. */
-const MAX_LOGGED_INVALIDATIONS = 1_000;
 /** Keys and tags remembered while Redis is unavailable, to invalidate there when it is back. */
 const MAX_UNSENT_INVALIDATIONS = 10_000;
 
@@ -118,14 +42,8 @@ export class Cache {
   private readonly unsent = { keys: new Set<string>(), tags: new Set<string>(), overflowed: false };
   private closed = false;
   private unserializableLogged = false;
-
-  // Stale-write guard: every invalidation gets a sequence number; a read or load remembers the number
-  // current when it started and stores its result only if no invalidation since then concerns it.
-  private seq = 0;
-  private readonly invalidations: LoggedInvalidation[] = [];
-  /** Invalidations up to this number are no longer in `invalidations`. */
-  private forgottenUpTo = 0;
-  private inProgress = 0;
+  /** The stale-write guard (invalidation-log.ts). */
+  private readonly log = new InvalidationLog();
 
   constructor(options: CacheOptions) {
     for (const name of ["maxEntries", "maxBytes", "defaultTtlMs"] as const) {
@@ -173,15 +91,15 @@ export class Cache {
     const local = this.l1Get(key);
     if (local !== undefined) return parse(local) as T | undefined;
     if (!this.store) return undefined;
-    const started = this.begin();
+    const started = this.log.begin();
     try {
       const entry = (await this.store.read(key, []))?.entry;
       if (!entry) return undefined;
       const value = parse(entry.json);
-      if (value !== undefined && !this.staleSince(started, key, entry.tags)) this.l1SetFromStore(key, entry.json, entry.ttlMs, entry.tags);
+      if (value !== undefined && !this.stale(started, key, entry.tags)) this.l1SetFromStore(key, entry.json, entry.ttlMs, entry.tags);
       return value as T | undefined;
     } finally {
-      this.end();
+      this.log.end();
     }
   }
 
@@ -286,20 +204,20 @@ export class Cache {
   private async fill(key: string, load: () => Promise<unknown>, options: EntryOptions): Promise<unknown> {
     const ttlMs = options.ttlMs ?? this.defaultTtlMs;
     const tags = options.tags ?? [];
-    const started = this.begin();
+    const started = this.log.begin();
     try {
       const read = this.store ? await this.store.read(key, tags) : undefined;
       if (read?.entry) {
         const { entry } = read;
         const value = parse(entry.json);
         if (value !== undefined) {
-          if (!this.staleSince(started, key, [...tags, ...entry.tags])) this.l1SetFromStore(key, entry.json, entry.ttlMs, entry.tags);
+          if (!this.stale(started, key, [...tags, ...entry.tags])) this.l1SetFromStore(key, entry.json, entry.ttlMs, entry.tags);
           return value;
         }
       }
       const value = await load();
       const json = this.serialize(key, value);
-      if (json !== undefined && ttlMs > 0 && !this.staleSince(started, key, tags)) {
+      if (json !== undefined && ttlMs > 0 && !this.stale(started, key, tags)) {
         this.l1Set(key, json, ttlMs, tags);
         // Conditional on the generations read before the load: an invalidation made meanwhile on any
         // instance (whose event may not have arrived yet) keeps this value out of Redis.
@@ -307,7 +225,7 @@ export class Cache {
       }
       return value;
     } finally {
-      this.end();
+      this.log.end();
     }
   }
 
@@ -372,7 +290,12 @@ export class Cache {
     if (tagSet.size > 0) {
       for (const [key, flight] of this.flights) if (flight.tags.some((tag) => tagSet.has(tag))) this.flights.delete(key);
     }
-    this.record({ seq: 0, ...(keys.length > 0 && { keys: new Set(keys) }), ...(tagSet.size > 0 && { tags: tagSet }) });
+    this.log.record(keys, [...tagSet]);
+  }
+
+  /** Whether an invalidation since `started` concerns the key or its tags (a closed cache stores nothing). */
+  private stale(started: number, key: string, tags: readonly string[]): boolean {
+    return this.closed || this.log.staleSince(started, key, tags);
   }
 
   /** Everything in this process goes (clear(), or Redis back after an outage). */
@@ -380,7 +303,7 @@ export class Cache {
     this.l1.clear();
     this.byTag.clear();
     this.flights.clear();
-    this.record({ seq: 0, all: true });
+    this.log.record([], [], true);
   }
 
   private listen(bus: CacheBus): void {
@@ -461,42 +384,6 @@ export class Cache {
       return undefined;
     }
   }
-
-  // --- stale-write guard -------------------------------------------------------------------------
-
-  private begin(): number {
-    this.inProgress++;
-    return this.seq;
-  }
-
-  private end(): void {
-    if (--this.inProgress > 0) return;
-    // Nothing in progress can be overtaken by what is logged.
-    this.invalidations.length = 0;
-    this.forgottenUpTo = this.seq;
-  }
-
-  private record(invalidation: LoggedInvalidation): void {
-    invalidation.seq = ++this.seq;
-    if (this.inProgress === 0) {
-      this.forgottenUpTo = this.seq;
-      return;
-    }
-    this.invalidations.push(invalidation);
-    if (this.invalidations.length > MAX_LOGGED_INVALIDATIONS) this.forgottenUpTo = this.invalidations.shift()!.seq;
-  }
-
-  /** Whether an invalidation made after `started` concerns the key or one of the tags. */
-  private staleSince(started: number, key: string, tags: readonly string[]): boolean {
-    if (this.closed) return true;
-    if (started === this.seq) return false;
-    if (started < this.forgottenUpTo) return true;
-    for (const invalidation of this.invalidations) {
-      if (invalidation.seq <= started) continue;
-      if (invalidation.all || invalidation.keys?.has(key) || tags.some((tag) => invalidation.tags?.has(tag))) return true;
-    }
-    return false;
-  }
 }
 
 function parse(json: string): unknown {
@@ -505,37 +392,4 @@ function parse(json: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function isInvalidation(payload: unknown): payload is CacheInvalidation {
-  if (typeof payload !== "object" || payload === null) return false;
-  const { origin, keys, tags, namespace } = payload as Record<string, unknown>;
-  const strings = (list: unknown) => list === undefined || (Array.isArray(list) && list.every((item) => typeof item === "string"));
-  return typeof origin === "string" && strings(keys) && strings(tags) && (namespace === undefined || typeof namespace === "string");
-}
-
-export interface CreateCacheOptions {
-  namespace?: string;
-  maxEntries?: number;
-  maxBytes?: number;
-  defaultTtlMs?: number;
-  commandTimeoutMs?: number;
-  writeTimeoutMs?: number;
-  retryAfterMs?: number;
-  bus?: CacheBus;
-}
-
-/** Local only without `config.redis`; otherwise with Redis as the second level (ioredis loaded only then). */
-export async function createCache(config: { redis?: RedisConfig }, logger: Logger, options: CreateCacheOptions = {}): Promise<Cache> {
-  const { commandTimeoutMs, writeTimeoutMs = 500, retryAfterMs } = options;
-  const client = config.redis ? await connectCacheRedis(config.redis, writeTimeoutMs) : undefined;
-  return new Cache({
-    namespace: options.namespace,
-    maxEntries: options.maxEntries ?? 10_000,
-    maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
-    defaultTtlMs: options.defaultTtlMs ?? 5 * 60_000,
-    ...(client && config.redis && { redis: { client, ownsClient: true, prefix: config.redis.prefix, commandTimeoutMs, writeTimeoutMs, retryAfterMs } }),
-    bus: options.bus,
-    logger,
-  });
 }

@@ -2,20 +2,16 @@
 // treatment against control (fixed-horizon and always-valid p-values, Holm-adjusted), the
 // sample-ratio check, the guardrail, and the verdict. Pure: the service feeds it rows.
 import {
-  sampleRatioMismatch,
+  meanInterval,
   scoreSummaryFromSums,
   twoProportionZTest,
-  verdict,
   welchTTest,
   wilsonInterval,
-  meanInterval,
   type ConversionStats,
   type Interval,
-  type SampleRatioCheck,
   type ScoreSummary,
-  type VariantComparison,
-  type VerdictStatus,
 } from "./ab-stats.logic.js";
+import { sampleRatioMismatch, verdict, type SampleRatioCheck, type VariantComparison, type VerdictStatus } from "./ab-verdict.logic.js";
 import type { AbTestRecord, MetricKind, Direction, VariantTotals } from "./ab-test.repository.js";
 
 export interface VariantResult {
