@@ -26,7 +26,7 @@ import { UsageWriteRepository } from "./domain/analytics/usage-write.repository.
 import { UsageRepository } from "./domain/analytics/usage.repository.js";
 import { UsageRetention } from "./domain/analytics/usage.retention.js";
 import { UsageService, type UsageBuffers } from "./domain/analytics/usage.service.js";
-import { DeltaBuffer } from "./domain/analytics/delta.buffer.js";
+import { DeltaBuffer } from "./domain/shared/delta.buffer.js";
 import type { SketchDelta, UserDelta } from "./domain/analytics/usage-write.repository.js";
 import { AnalyticsResolver } from "./resolvers/analytics/analytics.resolver.js";
 import { Metrics } from "./http/metrics.js";
@@ -189,22 +189,25 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   // The busiest rollups (a prompt's hourly latency histogram, users per hour) are written once a second.
   const usageBuffers = {
     sketches: new DeltaBuffer<SketchDelta>(
-      "latency histograms",
-      (d) => `${d.promptId}\u0000${d.hour.getTime()}\u0000${d.version}`,
-      (into, next) => void into.sketch.merge(next.sketch),
-      (session, values) => usageWrites.mergeSketches(session, values),
-      usageWriter,
+      {
+        what: "latency histograms",
+        keyOf: (d) => `${d.promptId}\u0000${d.hour.getTime()}\u0000${d.version}`,
+        merge: (into, next) => void into.sketch.merge(next.sketch),
+        write: (values) => usageWriter.transaction((session) => usageWrites.mergeSketches(session, values)),
+      },
       logger,
     ),
     users: new DeltaBuffer<UserDelta>(
-      "user activity",
-      (u) => `${u.userId}\u0000${u.hour.getTime()}`,
-      (into, next) => void (into.count += next.count),
-      (session, values) => usageWrites.addUserActivity(session, values),
-      usageWriter,
+      {
+        what: "user activity",
+        keyOf: (u) => `${u.userId}\u0000${u.hour.getTime()}`,
+        merge: (into, next) => void (into.count += next.count),
+        write: (values) => usageWriter.transaction((session) => usageWrites.addUserActivity(session, values)),
+      },
       logger,
     ),
   };
+
   const usage = new UsageService(
     usageRepository,
     usageWrites,

@@ -190,6 +190,9 @@ describe("LLM sessions", () => {
 
     const replay = await progress(startRefinement.id, 2);
     expect(replay).toEqual(events.slice(2));
+    // Ended streams leave no subscription behind on the server.
+    for (let i = 0; t.app.bus.subscriberCount("refinement.progress") > 0 && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(t.app.bus.subscriberCount("refinement.progress")).toBe(0);
 
     const session = (await t.ok(RefinementSessionDocument, { id: startRefinement.id })).refinementSession!;
     expect(session).toMatchObject({ status: "COMPLETED", provider: "fake", model: "fake-model", temperature: 0.2 });

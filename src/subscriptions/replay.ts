@@ -70,3 +70,26 @@ export function closing<T>(generator: AsyncGenerator<T>, cleanup: () => Promise<
   };
   return generator;
 }
+
+export interface ReplayOptions<E extends Sequenced> extends Omit<LiveOptions<E>, "after"> {
+  /** Yields what the client missed (from the database); returns the sequence reached, and whether nothing more will come. */
+  replay: () => AsyncGenerator<E, { after: number; ended: boolean }>;
+}
+
+/**
+ * A replayable progress stream: the recorded events first, then live ones (liveAfter). The live
+ * subscription, made before the database was read, is closed however the stream ends: after its
+ * last event, on an error, or when the client leaves (even before the stream started).
+ */
+export function replayThenLive<E extends Sequenced>(options: ReplayOptions<E>): AsyncGenerator<E> {
+  const { replay, ...live } = options;
+  const stream = (async function* () {
+    try {
+      const { after, ended } = yield* replay();
+      if (!ended) yield* liveAfter({ ...live, after });
+    } finally {
+      await options.live.return();
+    }
+  })();
+  return closing(stream, () => options.live.return());
+}

@@ -1,4 +1,5 @@
 import type { Logger } from "../../logger.js";
+import { DeltaBuffer } from "../shared/delta.buffer.js";
 import type { AbTestRepository, ExposureRow } from "./ab-test.repository.js";
 
 /**
@@ -8,74 +9,48 @@ import type { AbTestRepository, ExposureRow } from "./ab-test.repository.js";
  * lost on a graceful shutdown; a crash loses at most one interval.
  */
 export class ExposureBuffer {
-  private pending = new Map<string, ExposureRow>();
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly buffer: DeltaBuffer<ExposureRow>;
 
   constructor(
-    private readonly repo: AbTestRepository,
-    private readonly logger: Logger,
-    private readonly options: { intervalMs: number; maxPending: number },
+    repo: AbTestRepository,
+    logger: Logger,
+    options: { intervalMs: number; maxPending: number },
     /** Told which tests got new exposures after each write (their results changed). */
-    private readonly onFlushed: (testIds: Set<string>) => void = () => {},
-  ) {}
+    onFlushed: (testIds: Set<string>) => void = () => {},
+  ) {
+    this.buffer = new DeltaBuffer<ExposureRow>(
+      {
+        what: "A/B exposures",
+        keyOf: (row) => `${row.testId}\u0000${row.subjectKey}`,
+        merge: (into, next) => {
+          into.count += next.count;
+          if (next.first < into.first) into.first = next.first;
+          if (next.last > into.last) into.last = next.last;
+        },
+        write: (rows) => repo.addExposures(rows),
+        onWritten: (rows) => onFlushed(new Set(rows.map((r) => r.testId))),
+        intervalMs: options.intervalMs,
+        maxPending: options.maxPending,
+      },
+      logger,
+    );
+  }
 
   record(testId: string, subjectKey: string, variantIndex: number, at = new Date()): void {
-    const key = `${testId}\u0000${subjectKey}`;
-    const row = this.pending.get(key);
-    if (row) {
-      row.count++;
-      row.last = at;
-    } else {
-      this.pending.set(key, { testId, subjectKey, variantIndex, count: 1, first: at, last: at });
-    }
-    if (this.pending.size >= this.options.maxPending) void this.flush();
-    else if (!this.timer && !this.stopped) {
-      this.timer = setTimeout(() => void this.flush(), this.options.intervalMs);
-      this.timer.unref();
-    }
+    this.buffer.add([{ testId, subjectKey, variantIndex, count: 1, first: at, last: at }]);
   }
 
   /** Writes what is pending (after any write in progress); resolves when it is stored. */
   flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.flushing = this.flushing.then(async () => {
-      if (this.pending.size === 0) return;
-      const batch = this.pending;
-      this.pending = new Map();
-      try {
-        await this.repo.addExposures([...batch.values()]);
-        this.onFlushed(new Set([...batch.values()].map((r) => r.testId)));
-      } catch (error) {
-        // Keep them for the next attempt, merged with what arrived meanwhile.
-        for (const [key, row] of batch) {
-          const newer = this.pending.get(key);
-          if (newer) {
-            newer.count += row.count;
-            newer.first = row.first;
-          } else {
-            this.pending.set(key, row);
-          }
-        }
-        this.logger.warn({ err: error, exposures: batch.size }, "writing A/B exposures failed; retrying with the next batch");
-        if (!this.stopped && !this.timer) {
-          this.timer = setTimeout(() => void this.flush(), this.options.intervalMs);
-          this.timer.unref();
-        }
-      }
-    });
-    return this.flushing;
+    return this.buffer.flush();
   }
 
   /** Exposures waiting to be written (tests, health). */
   get size(): number {
-    return this.pending.size;
+    return this.buffer.size;
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.flush();
+  stop(): Promise<void> {
+    return this.buffer.stop();
   }
 }

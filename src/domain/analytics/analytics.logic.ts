@@ -31,32 +31,47 @@ export interface SeriesPoint {
   cost: number;
 }
 
-function point(bucket: Date, rows: RollupRow[]): SeriesPoint {
-  const sketch = LatencySketch.empty();
-  let count = 0, successCount = 0, latencyCount = 0, latencySum = 0, inputTokens = 0, outputTokens = 0, cost = 0;
-  for (const r of rows) {
-    count += r.count;
-    successCount += r.successCount;
-    latencyCount += r.latencyCount;
-    latencySum += r.latencySum;
-    inputTokens += r.inputTokens;
-    outputTokens += r.outputTokens;
-    cost += r.cost;
-    if (r.latencySketch) sketch.mergeEncoded(r.latencySketch);
+/** Sums of rollup rows or raw events, and the point they make. */
+class PointSums {
+  readonly sketch = LatencySketch.empty();
+  count = 0;
+  successCount = 0;
+  latencyCount = 0;
+  latencySum = 0;
+  inputTokens = 0;
+  outputTokens = 0;
+  cost = 0;
+
+  point(bucket: Date): SeriesPoint {
+    return {
+      bucketStart: bucket,
+      count: this.count,
+      successCount: this.successCount,
+      successRate: this.count ? this.successCount / this.count : null,
+      latencyP50: this.sketch.quantile(0.5),
+      latencyP95: this.sketch.quantile(0.95),
+      latencyP99: this.sketch.quantile(0.99),
+      latencyMean: this.latencyCount ? this.latencySum / this.latencyCount : null,
+      inputTokens: this.inputTokens,
+      outputTokens: this.outputTokens,
+      cost: this.cost,
+    };
   }
-  return {
-    bucketStart: bucket,
-    count,
-    successCount,
-    successRate: count ? successCount / count : null,
-    latencyP50: sketch.quantile(0.5),
-    latencyP95: sketch.quantile(0.95),
-    latencyP99: sketch.quantile(0.99),
-    latencyMean: latencyCount ? latencySum / latencyCount : null,
-    inputTokens,
-    outputTokens,
-    cost,
-  };
+}
+
+function point(bucket: Date, rows: RollupRow[]): SeriesPoint {
+  const sums = new PointSums();
+  for (const r of rows) {
+    sums.count += r.count;
+    sums.successCount += r.successCount;
+    sums.latencyCount += r.latencyCount;
+    sums.latencySum += r.latencySum;
+    sums.inputTokens += r.inputTokens;
+    sums.outputTokens += r.outputTokens;
+    sums.cost += r.cost;
+    if (r.latencySketch) sums.sketch.mergeEncoded(r.latencySketch);
+  }
+  return sums.point(bucket);
 }
 
 /** Hourly rollups grouped into buckets (only buckets with usage), and the whole range as one point. */
@@ -175,31 +190,18 @@ export function activity(rows: { hour: Date; userId: string; count: number }[], 
 
 /** Raw events as one point (live counters). */
 export function pointOfEvents(events: readonly RecentEvent[], bucket: Date): SeriesPoint {
-  const sketch = LatencySketch.empty();
-  let successCount = 0, latencyCount = 0, latencySum = 0, inputTokens = 0, outputTokens = 0, cost = 0;
+  const sums = new PointSums();
   for (const e of events) {
-    if (e.success) successCount++;
+    sums.count++;
+    if (e.success) sums.successCount++;
     if (e.latencyMs !== null) {
-      latencyCount++;
-      latencySum += e.latencyMs;
-      sketch.add(e.latencyMs);
+      sums.latencyCount++;
+      sums.latencySum += e.latencyMs;
+      sums.sketch.add(e.latencyMs);
     }
-    inputTokens += e.inputTokens ?? 0;
-    outputTokens += e.outputTokens ?? 0;
-    cost += e.cost ?? 0;
+    sums.inputTokens += e.inputTokens ?? 0;
+    sums.outputTokens += e.outputTokens ?? 0;
+    sums.cost += e.cost ?? 0;
   }
-  const count = events.length;
-  return {
-    bucketStart: bucket,
-    count,
-    successCount,
-    successRate: count ? successCount / count : null,
-    latencyP50: sketch.quantile(0.5),
-    latencyP95: sketch.quantile(0.95),
-    latencyP99: sketch.quantile(0.99),
-    latencyMean: latencyCount ? latencySum / latencyCount : null,
-    inputTokens,
-    outputTokens,
-    cost,
-  };
+  return sums.point(bucket);
 }

@@ -8,7 +8,7 @@ import type { PromptService } from "../prompts/prompt.service.js";
 import { closing } from "../../subscriptions/replay.js";
 import { activity, perVersion, pointOfEvents, rank, timeSeries, type Interval, type RankMetric, type SeriesPoint } from "./analytics.logic.js";
 import type { UsageRecord, UsageWriteRepository } from "./usage-write.repository.js";
-import type { DeltaBuffer } from "./delta.buffer.js";
+import type { DeltaBuffer } from "../shared/delta.buffer.js";
 import type { SketchDelta, UserDelta } from "./usage-write.repository.js";
 import type { UsageRepository } from "./usage.repository.js";
 

@@ -10,7 +10,7 @@ import type { EventBus } from "../../subscriptions/pubsub.js";
 import type { BulkOperationStatus, BulkProgressPayload } from "../../subscriptions/topics.js";
 import type { BulkKind, BulkOperationRecord, BulkRepository, ItemStatus } from "./bulk.repository.js";
 import type { BulkRunner } from "./bulk.runner.js";
-import { closing, liveAfter } from "../../subscriptions/replay.js";
+import { replayThenLive } from "../../subscriptions/replay.js";
 
 export interface StartBulkCommand {
   kind: BulkKind;
@@ -70,34 +70,27 @@ export class BulkService {
     }
     const after = afterSequence ?? Math.max(0, op.lastSequence - 1);
     const repo = this.repo;
-    const pollMs = this.pollMs;
-    const stream = (async function* () {
-      let last = after;
-      try {
+    return replayThenLive({
+      live,
+      async *replay() {
+        let last = after;
         const missed = await repo.eventsAfter(id, after);
         // Nothing recorded yet (still queued): the current state, as sequence 0, so a client always starts with one.
         if (missed.length === 0 && op.lastSequence === 0 && afterSequence == null) yield snapshot(op);
         for (const event of missed) {
           yield event;
           last = event.sequence;
-          if (event.final && event.sequence >= op.lastSequence && op.status !== "QUEUED" && op.status !== "RUNNING") return;
+          if (event.final && event.sequence >= op.lastSequence && op.status !== "QUEUED" && op.status !== "RUNNING") return { after: last, ended: true };
         }
-      } catch (error) {
-        await live.return();
-        throw error;
-      }
-      yield* liveAfter({
-        live,
-        after: last,
-        recorded: (seq) => repo.eventsAfter(id, seq),
-        state: async () => {
-          const current = await repo.findById(id);
-          return { exists: current !== null, lastSequence: current?.lastSequence ?? 0, open: current?.status === "QUEUED" || current?.status === "RUNNING" };
-        },
-        pollMs,
-      });
-    })();
-    return closing(stream, () => live.return());
+        return { after: last, ended: false };
+      },
+      recorded: (seq) => repo.eventsAfter(id, seq),
+      state: async () => {
+        const current = await repo.findById(id);
+        return { exists: current !== null, lastSequence: current?.lastSequence ?? 0, open: current?.status === "QUEUED" || current?.status === "RUNNING" };
+      },
+      pollMs: this.pollMs,
+    });
   }
 
   /**

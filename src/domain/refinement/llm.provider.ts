@@ -1,25 +1,12 @@
 // A refinement provider backed by an OpenAI-compatible chat model: builds the conversation,
 // asks the completion client, and reads the reply (llm-reply.logic.ts).
 import { buildRefinementMessages, parseRefinementReply, type RefinementMessage } from "./llm-reply.logic.js";
-import { ProviderError, type RefineHooks, type RefineRequest, type RefineResult, type RefinementProvider, type TokenUsage } from "./refiner.js";
+import type { ChatCompletion, ChatCompletionOptions } from "./llm/chat-completions.client.js";
+import { ProviderError, type RefineHooks, type RefineRequest, type RefineResult, type RefinementProvider } from "./refiner.js";
 
-export interface CompletionOptions {
-  model?: string;
-  temperature?: number;
-  signal: AbortSignal;
-  onDelta?: (text: string) => void;
-  onRetry?: RefineHooks["onRetry"];
-}
-
-export interface Completion {
-  content: string;
-  model: string;
-  usage: TokenUsage | null;
-  firstTokenMs: number | null;
-  totalMs: number;
-  attempts: number;
-  finishReason: string | null;
-}
+/** The client's own shapes: the provider asks for nothing else. */
+export type CompletionOptions = ChatCompletionOptions;
+export type Completion = ChatCompletion;
 
 /** What this provider needs of a chat-completions client (ChatCompletionsClient has this shape). */
 export interface CompletionClient {

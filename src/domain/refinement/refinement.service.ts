@@ -2,7 +2,7 @@ import { AppError, badInput, notFound } from "../../errors.js";
 import type { EventBus } from "../../subscriptions/pubsub.js";
 import type { RefinementProgressPayload, RefinementStatus } from "../../subscriptions/topics.js";
 import { BufferedPublisher } from "../../subscriptions/topics.js";
-import { closing, liveAfter } from "../../subscriptions/replay.js";
+import { replayThenLive } from "../../subscriptions/replay.js";
 import type { PromptRef } from "../prompts/prompt.commands.js";
 import type { PromptVersionRecord } from "../prompts/prompt.repository.js";
 import type { PromptService } from "../prompts/prompt.service.js";
@@ -236,33 +236,26 @@ export class RefinementService {
       throw error;
     }
     const repo = this.repo;
-    const pollMs = this.pollMs;
-    const stream = (async function* () {
-      let last = afterSequence ?? 0;
-      try {
+    return replayThenLive({
+      live,
+      async *replay() {
+        let last = afterSequence ?? 0;
         for (const event of await repo.eventsAfter(id, last)) {
           yield event;
           last = event.sequence;
         }
         const session = await repo.findById(id);
         // The run is over and everything recorded was sent: nothing more will come.
-        if (!session || (session.status !== "QUEUED" && session.status !== "RUNNING" && session.lastSequence <= last)) return;
-      } catch (error) {
-        await live.return();
-        throw error;
-      }
-      yield* liveAfter({
-        live,
-        after: last,
-        recorded: (after) => repo.eventsAfter(id, after),
-        state: async () => {
-          const session = await repo.findById(id);
-          return { exists: session !== null, lastSequence: session?.lastSequence ?? 0, open: session?.status === "QUEUED" || session?.status === "RUNNING" };
-        },
-        pollMs,
-      });
-    })();
-    return closing(stream, () => live.return());
+        const ended = !session || (session.status !== "QUEUED" && session.status !== "RUNNING" && session.lastSequence <= last);
+        return { after: last, ended };
+      },
+      recorded: (after) => repo.eventsAfter(id, after),
+      state: async () => {
+        const session = await repo.findById(id);
+        return { exists: session !== null, lastSequence: session?.lastSequence ?? 0, open: session?.status === "QUEUED" || session?.status === "RUNNING" };
+      },
+      pollMs: this.pollMs,
+    });
   }
 }
 
