@@ -8,7 +8,18 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from "@apollo/server/plugin/disabled";
 import type { AppConfig } from "./config.js";
-import { actorFrom, createContext, type AppContext } from "./context.js";
+import { createContext, type AppContext } from "./context.js";
+import { ApiKeyRepository } from "./auth/api-key.repository.js";
+import { ApiKeyService } from "./auth/api-key.service.js";
+import { Authenticator, rateLimitKey } from "./auth/authenticator.js";
+import { ANONYMOUS, LOCAL_ADMIN, type Principal } from "./auth/principal.js";
+import { POLICY } from "./auth/policy.js";
+import { AuditRepository } from "./audit/audit.repository.js";
+import { AuditService } from "./audit/audit.service.js";
+import { createOperationGate, operationGatePlugin } from "./http/access-plugin.js";
+import type { Admission } from "./http/graphql-handler.js";
+import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter.js";
+import { AccessResolver } from "./resolvers/access/access.resolver.js";
 import { applyPragmas, openDb, StatementCounter, type Db } from "./db/client.js";
 import { expectedMigrations, MigrationGate } from "./db/migrations.js";
 import { Mutex } from "./db/isolation.js";
@@ -106,7 +117,10 @@ export interface App {
   /** The app's event bus (tests watch what is published). */
   bus: EventBus;
   apollo: ApolloServer<AppContext>;
-  createContext(requestId: string, options?: { cache: boolean }): AppContext;
+  /** A request's context; the caller is the open-local-mode admin (or anonymous) unless given. */
+  createContext(requestId: string, options?: { cache?: boolean; viewer?: Principal }): AppContext;
+  /** Who presented secrets are (tests and the CLI use it as the HTTP path does). */
+  authenticator: Authenticator;
   readiness(): Promise<Readiness>;
   /** Starts HTTP and WebSocket on config.host:config.port (0 = ephemeral); resolves to the bound port. */
   listen(): Promise<number>;
@@ -137,6 +151,27 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger.warn({ db: config.dbFile, pending: migrations.pending }, "database is not migrated: run `npm run db:migrate`; not ready until then");
   }
   const bus = await createEventBus(config, logger);
+  const apiKeys = new ApiKeyService(new ApiKeyRepository(db), bus, logger, { ...(config.auth.adminKey && { adminKey: config.auth.adminKey }) });
+  const authenticator = new Authenticator(apiKeys, config.auth.openLocalMode);
+  const audit = new AuditService(new AuditRepository(db), logger, config.auth.protectedLabels);
+  migrations.whenReady(() => audit.startRetention(config.audit.retentionDays));
+  if (config.auth.openLocalMode) {
+    logger.warn(
+      { host: config.host },
+      "open local mode: no PROMPT_STORE_ADMIN_KEY is set, so every caller on this machine is an admin; set one to require API keys",
+    );
+  }
+  // Per key (or per client address without one), in Redis when configured so instances share the budget.
+  const limiterOf = (rate: { perSecond: number; burst: number } | undefined) =>
+    rate ? createRateLimiter({ ratePerSecond: rate.perSecond, burst: rate.burst, logger, ...(config.redis && { redis: config.redis }) }) : undefined;
+  const keyLimiter: RateLimiter | undefined = await limiterOf(config.limits.rateLimit);
+  const anonymousLimiter: RateLimiter | undefined = await limiterOf(config.limits.anonymousRateLimit);
+  const admit = async (principal: Principal, address: string | undefined, cost: number): Promise<Admission> => {
+    const limiter = principal.role ? keyLimiter : anonymousLimiter;
+    if (!limiter) return { allowed: true };
+    const decision = await limiter.take(rateLimitKey(principal, address), cost);
+    return decision.allowed ? { allowed: true } : { allowed: false, retryAfterMs: decision.retryAfterMs };
+  };
 
   const promptRepository = new PromptRepository(db);
   const labelRepository = new LabelRepository(db);
@@ -252,9 +287,14 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     .register(RefinementResolver, new RefinementResolver(refinements, providers))
     .register(PromptVersionRefinementResolver, new PromptVersionRefinementResolver())
     .register(AbTestResolver, new AbTestResolver(abTests, abResults, serving))
-    .register(AnalyticsResolver, new AnalyticsResolver(usage, systemHealth));
-  const makeContext = (requestId: string, ctxOptions: { cache: boolean; actor?: string | null } = { cache: true }) =>
-    createContext({ promptRepository, labelRepository, relationshipRepository, refinementRepository, container }, requestId, ctxOptions);
+    .register(AnalyticsResolver, new AnalyticsResolver(usage, systemHealth))
+    .register(AccessResolver, new AccessResolver(apiKeys, audit));
+  const defaultViewer = config.auth.openLocalMode ? LOCAL_ADMIN : ANONYMOUS;
+  const makeContext = (requestId: string, ctxOptions: { cache?: boolean; viewer?: Principal } = {}) =>
+    createContext({ promptRepository, labelRepository, relationshipRepository, refinementRepository, container, audit }, requestId, {
+      cache: ctxOptions.cache ?? true,
+      viewer: ctxOptions.viewer ?? defaultViewer,
+    });
 
   const metrics = new Metrics({
     cache: cacheCounts,
@@ -264,17 +304,24 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   });
   const schema = await getSchema();
   const rules = validationRules({ maxDepth: config.maxQueryDepth });
+  const access = { anonymousIntrospection: config.auth.anonymousIntrospection };
+  const gate = createOperationGate(schema, access, config.limits, audit);
   const apollo = new ApolloServer<AppContext>({
     schema,
     formatError,
     csrfPrevention: true,
     validationRules: rules,
+    // Introspection is decided per caller by the gate (keys always, anonymous as configured).
     introspection: true,
+    // Without introspection for anonymous callers, "did you mean" hints would leak the schema.
+    hideSchemaDetailsFromClientErrors: !config.auth.anonymousIntrospection && !config.auth.openLocalMode,
+    allowBatchedHttpRequests: true,
     includeStacktraceInErrorResponses: false,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginCacheControlDisabled(),
       metrics.plugin(),
+      operationGatePlugin(gate),
       {
         async requestDidStart() {
           return {
@@ -325,12 +372,30 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       graphqlPath: GRAPHQL_PATH,
       graphql: createGraphQLHandler(apollo, {
         maxBodyBytes: config.maxBodyBytes,
-        context: (id, req) => makeContext(id, { cache: true, actor: actorFrom(req.headers["x-actor"]) }),
+        maxBatchOperations: config.limits.maxBatchOperations,
         available: () => migrations.ready,
+        authenticate: (req) => authenticator.fromHeader(req.headers.authorization),
+        admit: (principal, req, cost) => admit(principal, req.socket.remoteAddress, cost),
+        context: (id, viewer) => makeContext(id, { cache: true, viewer }),
+        rejected: (code) => metrics.rejected(code),
       }),
-      handlers: { "/export": createExportHandler(exporter, logger, () => migrations.ready), "/metrics": metrics.handler() },
+      handlers: {
+        "/export": createExportHandler(exporter, logger, () => migrations.ready, {
+          authenticate: (req) => authenticator.fromHeader(req.headers.authorization),
+          // The export is every prompt: whoever may list prompts may take it.
+          allowed: POLICY.Query.prompts!,
+        }),
+        "/metrics": metrics.handler(),
+      },
       graphiql: new StaticBundle(options.graphiqlDir ?? new URL("dist/graphiql", ROOT).pathname, "/graphiql"),
-      health: () => ({ status: "ok", version: VERSION, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }),
+      health: () => ({
+        status: "ok",
+        version: VERSION,
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        auth: config.auth.openLocalMode
+          ? { mode: "open-local", detail: "no PROMPT_STORE_ADMIN_KEY: every caller is an admin; listening on 127.0.0.1 only" }
+          : { mode: "api-keys" },
+      }),
       readiness,
     },
     logger,
@@ -342,9 +407,21 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger,
     rules,
     maxPayloadBytes: config.maxBodyBytes,
-    context: (id, params) =>
-      makeContext(id, { cache: false, actor: actorFrom(typeof params?.actor === "string" ? params.actor : undefined) }),
+    connectionInitWaitTimeoutMs: config.limits.wsInitTimeoutMs,
+    authenticate: (params) => authenticator.fromConnectionParams(params),
+    keyRequired: authenticator.keyRequired,
+    gate,
+    admit,
+    context: (id, viewer) => makeContext(id, { cache: false, viewer }),
   });
+  // A revoked key stops working everywhere at once: cached verifications go, its sockets close.
+  const revocations = bus.subscribe("auth.keyRevoked");
+  void (async () => {
+    for await (const { keyId } of revocations) {
+      apiKeys.forget(keyId);
+      ws.closeKey(keyId);
+    }
+  })();
 
   let closing: Promise<void> | undefined;
   return {
@@ -356,6 +433,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     bus,
     apollo,
     createContext: makeContext,
+    authenticator,
     readiness,
     listen: () =>
       new Promise<number>((resolve, reject) => {
@@ -387,6 +465,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await servingCache.close();
         await cache.close();
         await retention.stop();
+        audit.stop();
+        await apiKeys.close();
+        await keyLimiter?.close();
+        await anonymousLimiter?.close();
+        await revocations.return();
         // Rollup deltas still in memory are written before the database closes.
         await usageBuffers.sketches.stop();
         await usageBuffers.users.stop();

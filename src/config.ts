@@ -143,7 +143,45 @@ const envSchema = z.object({
   PROMPT_STORE_REFINEMENT_CONCURRENCY: integer("PROMPT_STORE_REFINEMENT_CONCURRENCY", 1, 64, 4),
   PROMPT_STORE_USAGE_MAX_BATCH: integer("PROMPT_STORE_USAGE_MAX_BATCH", 1, 100_000, 1_000),
   PROMPT_STORE_USAGE_RETENTION_DAYS: integer("PROMPT_STORE_USAGE_RETENTION_DAYS", 1, 3_650, 30),
+  PROMPT_STORE_ADMIN_KEY: z
+    .string()
+    .optional()
+    .transform((raw, ctx): string | undefined => {
+      if (raw === undefined || raw === "") return undefined;
+      if (!/^[\x21-\x7e]{24,256}$/.test(raw)) {
+        ctx.addIssue({ code: "custom", message: "PROMPT_STORE_ADMIN_KEY must be 24 to 256 printable characters without spaces (e.g. `openssl rand -base64 32`)" });
+        return z.NEVER;
+      }
+      return raw;
+    }),
+  PROMPT_STORE_PROTECTED_LABELS: z
+    .string()
+    .optional()
+    .transform((raw, ctx): string[] => {
+      if (raw === undefined || raw.trim() === "") return ["production"];
+      if (raw.trim().toLowerCase() === "none") return [];
+      const labels = raw.split(",").map((label) => label.trim()).filter((label) => label.length > 0);
+      const bad = labels.filter((label) => !/^[a-z0-9_-]{1,50}$/.test(label) || label === "latest");
+      if (bad.length > 0) {
+        ctx.addIssue({ code: "custom", message: `PROMPT_STORE_PROTECTED_LABELS must be a comma-separated list of labels (a-z, 0-9, _ and -), or "none" (got "${raw}")` });
+        return z.NEVER;
+      }
+      return [...new Set(labels)];
+    }),
+  PROMPT_STORE_ANONYMOUS_INTROSPECTION: flag("PROMPT_STORE_ANONYMOUS_INTROSPECTION", false),
+  PROMPT_STORE_MAX_QUERY_COMPLEXITY: integer("PROMPT_STORE_MAX_QUERY_COMPLEXITY", 1, 100_000_000, 25_000),
+  PROMPT_STORE_MAX_ALIASES: integer("PROMPT_STORE_MAX_ALIASES", 0, 10_000, 30),
+  PROMPT_STORE_MAX_ROOT_FIELDS: integer("PROMPT_STORE_MAX_ROOT_FIELDS", 1, 1_000, 10),
+  PROMPT_STORE_MAX_BATCH_OPERATIONS: integer("PROMPT_STORE_MAX_BATCH_OPERATIONS", 1, 1_000, 10),
+  PROMPT_STORE_RATE_LIMIT_PER_SECOND: integer("PROMPT_STORE_RATE_LIMIT_PER_SECOND", 0, 1_000_000, 200),
+  PROMPT_STORE_RATE_LIMIT_BURST: integer("PROMPT_STORE_RATE_LIMIT_BURST", 1, 1_000_000, 400),
+  PROMPT_STORE_ANONYMOUS_RATE_LIMIT_PER_SECOND: integer("PROMPT_STORE_ANONYMOUS_RATE_LIMIT_PER_SECOND", 0, 1_000_000, 10),
+  PROMPT_STORE_ANONYMOUS_RATE_LIMIT_BURST: integer("PROMPT_STORE_ANONYMOUS_RATE_LIMIT_BURST", 1, 1_000_000, 20),
+  PROMPT_STORE_WS_INIT_TIMEOUT_MS: integer("PROMPT_STORE_WS_INIT_TIMEOUT_MS", 100, 120_000, 3_000),
+  PROMPT_STORE_AUDIT_RETENTION_DAYS: integer("PROMPT_STORE_AUDIT_RETENTION_DAYS", 1, 36_500, 365),
 });
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -182,6 +220,12 @@ export interface AppConfig {
     /** Raw usage events older than this are deleted; the rollups stay. */
     retentionDays: number;
   };
+  auth: AuthConfig;
+  limits: LimitsConfig;
+  audit: {
+    /** Audit entries older than this are deleted. */
+    retentionDays: number;
+  };
   refinement: {
     /** Refinement sessions running at once per instance; more wait QUEUED. */
     concurrency: number;
@@ -190,6 +234,40 @@ export interface AppConfig {
     /** How long a progress stream waits for a live event before it checks the database (default 5 s). */
     streamPollMs?: number;
   };
+}
+
+export interface AuthConfig {
+  /** PROMPT_STORE_ADMIN_KEY: the first admin, before any key exists. */
+  adminKey?: string;
+  /**
+   * No admin key outside production: every caller is an admin, and the server only listens
+   * on 127.0.0.1. Said at start-up and in /health.
+   */
+  openLocalMode: boolean;
+  /** Labels only ADMIN (or an A/B test's auto-promotion) may move. */
+  protectedLabels: string[];
+  /** Whether callers without a key may introspect the schema (keys always may). */
+  anonymousIntrospection: boolean;
+}
+
+export interface RateLimitConfig {
+  perSecond: number;
+  burst: number;
+}
+
+export interface LimitsConfig {
+  /** Cost of one operation (type-graphql complexity; lists count `first` times their fields). */
+  maxComplexity: number;
+  maxAliases: number;
+  maxRootFields: number;
+  /** Operations in one batched HTTP request (a JSON array). */
+  maxBatchOperations: number;
+  /** Per API key (undefined: off). */
+  rateLimit?: RateLimitConfig;
+  /** Per client address, for callers without a key (undefined: off). */
+  anonymousRateLimit?: RateLimitConfig;
+  /** How long a WebSocket may wait before connection_init (then 4408). */
+  wsInitTimeoutMs: number;
 }
 
 export interface LlmConfig {
@@ -232,6 +310,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.PROMPT_STORE_LLM_BASE_URL && !e.PROMPT_STORE_LLM_MODEL) {
     throw new ConfigError(["PROMPT_STORE_LLM_MODEL must name the default model when PROMPT_STORE_LLM_BASE_URL is set"]);
   }
+  if (!e.PROMPT_STORE_ADMIN_KEY && e.PROMPT_STORE_ENV === "production") {
+    throw new ConfigError(["PROMPT_STORE_ADMIN_KEY is required when PROMPT_STORE_ENV=production: without it nobody could be an admin, and open local mode is for development only"]);
+  }
+  if (!e.PROMPT_STORE_ADMIN_KEY && !LOOPBACK.has(e.PROMPT_STORE_HOST)) {
+    throw new ConfigError([
+      `PROMPT_STORE_HOST=${e.PROMPT_STORE_HOST} needs PROMPT_STORE_ADMIN_KEY: without a key the server runs in open local mode (everyone is an admin) and listens on 127.0.0.1 only`,
+    ]);
+  }
+  const rate = (perSecond: number, burst: number) => (perSecond > 0 ? { perSecond, burst: Math.max(burst, 1) } : undefined);
   return {
     env: e.PROMPT_STORE_ENV,
     host: e.PROMPT_STORE_HOST,
@@ -259,6 +346,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         stream: e.PROMPT_STORE_LLM_STREAM,
       },
     }),
+    auth: {
+      ...(e.PROMPT_STORE_ADMIN_KEY && { adminKey: e.PROMPT_STORE_ADMIN_KEY }),
+      openLocalMode: !e.PROMPT_STORE_ADMIN_KEY,
+      protectedLabels: e.PROMPT_STORE_PROTECTED_LABELS,
+      anonymousIntrospection: e.PROMPT_STORE_ANONYMOUS_INTROSPECTION,
+    },
+    limits: {
+      maxComplexity: e.PROMPT_STORE_MAX_QUERY_COMPLEXITY,
+      maxAliases: e.PROMPT_STORE_MAX_ALIASES,
+      maxRootFields: e.PROMPT_STORE_MAX_ROOT_FIELDS,
+      maxBatchOperations: e.PROMPT_STORE_MAX_BATCH_OPERATIONS,
+      ...(rate(e.PROMPT_STORE_RATE_LIMIT_PER_SECOND, e.PROMPT_STORE_RATE_LIMIT_BURST) && {
+        rateLimit: rate(e.PROMPT_STORE_RATE_LIMIT_PER_SECOND, e.PROMPT_STORE_RATE_LIMIT_BURST),
+      }),
+      ...(rate(e.PROMPT_STORE_ANONYMOUS_RATE_LIMIT_PER_SECOND, e.PROMPT_STORE_ANONYMOUS_RATE_LIMIT_BURST) && {
+        anonymousRateLimit: rate(e.PROMPT_STORE_ANONYMOUS_RATE_LIMIT_PER_SECOND, e.PROMPT_STORE_ANONYMOUS_RATE_LIMIT_BURST),
+      }),
+      wsInitTimeoutMs: e.PROMPT_STORE_WS_INIT_TIMEOUT_MS,
+    },
+    audit: { retentionDays: e.PROMPT_STORE_AUDIT_RETENTION_DAYS },
     refinement: { concurrency: e.PROMPT_STORE_REFINEMENT_CONCURRENCY },
     usage: { maxBatch: e.PROMPT_STORE_USAGE_MAX_BATCH, retentionDays: e.PROMPT_STORE_USAGE_RETENTION_DAYS },
   };

@@ -7,15 +7,17 @@ import type { RelationshipRepository } from "./domain/relationships/relationship
 import { createRefinementLoaders, type RefinementLoaders } from "./domain/refinement/refinement.loaders.js";
 import type { RefinementRepository } from "./domain/refinement/refinement.repository.js";
 import type { ResolverContainer } from "./resolvers/container.js";
+import type { AuditService } from "./audit/audit.service.js";
+import type { Principal } from "./auth/principal.js";
 
 /** Per-request state: created for every HTTP request and for every graphql-ws subscription. */
 export interface AppContext {
   requestId: string;
-  /**
-   * Who is acting, for attribution in history (label moves, relationships, default version
-   * author). Until access control exists this is the caller's `x-actor` header, unverified.
-   */
+  /** Who is calling, verified (an API key, the bootstrap admin key, open local mode or nobody). */
+  viewer: Principal;
+  /** The viewer's name, for attribution in histories (label moves, relationships, version authors). */
   actor: string | null;
+  audit: AuditService;
   loaders: { prompts: PromptLoaders; relationships: RelationshipLoaders; refinement: RefinementLoaders };
   /** The app's resolver instances (app lifetime): how the shared schema reaches this app's services. */
   container: ResolverContainer;
@@ -27,6 +29,7 @@ export interface ContextDeps {
   relationshipRepository: RelationshipRepository;
   refinementRepository: RefinementRepository;
   container: ResolverContainer;
+  audit: AuditService;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -37,22 +40,16 @@ export function requestIdFrom(header: string | string[] | undefined | null): str
   return value && REQUEST_ID.test(value) ? value : randomUUID();
 }
 
-const ACTOR = /^[\p{L}\p{N} ._@:/-]{1,200}$/u;
-
-/** The x-actor header when it is a short, printable name; otherwise anonymous. */
-export function actorFrom(header: string | string[] | undefined | null): string | null {
-  const value = (Array.isArray(header) ? header[0] : header)?.trim();
-  return value && ACTOR.test(value) ? value : null;
-}
-
 export function createContext(
   deps: ContextDeps,
   requestId: string,
-  options: { cache: boolean; actor?: string | null },
+  options: { cache: boolean; viewer: Principal },
 ): AppContext {
   return {
     requestId,
-    actor: options.actor ?? null,
+    viewer: options.viewer,
+    actor: options.viewer.name,
+    audit: deps.audit,
     loaders: {
       prompts: createPromptLoaders(deps.promptRepository, deps.labelRepository, options),
       relationships: createRelationshipLoaders(deps.relationshipRepository, options),

@@ -44,6 +44,11 @@ const PASS_THROUGH_CODES = new Set([
   "PERSISTED_QUERY_NOT_FOUND",
   "PERSISTED_QUERY_NOT_SUPPORTED",
   "OPERATION_RESOLUTION_FAILURE",
+  // Raised by the operation gate (src/http/access-plugin.ts) before execution, for the client.
+  "UNAUTHENTICATED",
+  "FORBIDDEN",
+  "QUERY_LIMIT_EXCEEDED",
+  "RATE_LIMITED",
 ]);
 
 /** True when an error is not one the client caused or may see: it is masked and logged. */

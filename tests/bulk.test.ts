@@ -109,7 +109,7 @@ describe("bulk operations", () => {
     const labelled = await run({ kind: "SET_LABEL", filter: { folder: "bulk-sel" }, label: "production", reason: "release 7" });
     expect(labelled).toMatchObject({ succeeded: 30 });
     const labels = await t.ok(LabelsDocument, { name: "bulk-sel/p003" });
-    expect(labels.prompt!.labels).toContainEqual({ name: "production", versionNumber: 2, updatedBy: null });
+    expect(labels.prompt!.labels).toContainEqual({ name: "production", versionNumber: 2, updatedBy: "local" });
     expect(labels.prompt!.labelHistory.nodes[0]).toMatchObject({ reason: "release 7", toVersion: 2 });
 
     const archived = await run({ kind: "ARCHIVE_PROMPTS", filter: { folder: "bulk-sel", tags: ["q3"] } });

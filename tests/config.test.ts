@@ -18,6 +18,7 @@ describe("loadConfig", () => {
       PROMPT_STORE_LOG_LEVEL: "DEBUG",
       PROMPT_STORE_MAX_CONTENT_BYTES: "1000",
       PROMPT_STORE_ENV: "production",
+      PROMPT_STORE_ADMIN_KEY: "an-admin-key-of-at-least-24-chars",
     });
     expect(config).toMatchObject({ port: 8080, dbFile: "/var/lib/ps/x.db", logLevel: "debug", maxContentBytes: 1000, env: "production" });
   });

@@ -1,16 +1,20 @@
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type App } from "../src/app.js";
 import { readPragmas } from "../src/db/client.js";
-import { createTestApp, testConfig, type TestApp } from "./helpers/app.js";
+import { TEST_LIMITS, createTestApp, testConfig, type TestApp } from "./helpers/app.js";
+
+// These tests nest lists deeply to reach the depth limit; the cost limit has tests of its own.
+const DEPTH_ONLY = { ...TEST_LIMITS, maxComplexity: 1_000_000_000 };
 
 let t: TestApp;
 let base: string;
 
 beforeAll(async () => {
-  t = await createTestApp({ maxBodyBytes: 64 * 1024 });
+  t = await createTestApp({ maxBodyBytes: 64 * 1024, limits: DEPTH_ONLY });
   base = `http://127.0.0.1:${await t.app.listen()}`;
 });
 afterAll(() => t.close());
@@ -128,7 +132,9 @@ describe("operational endpoints", () => {
         body: JSON.stringify({ query: "{ prompts { totalCount } }" }),
       });
       expect(refused.status).toBe(503);
-      execFileSync("npx", ["prisma", "migrate", "deploy"], { env: { ...process.env, PROMPT_STORE_DB: dbFile }, stdio: "pipe" });
+      // Not execFileSync: a blocked event loop lets the server's keep-alive timeout and the client's
+      // reuse of that socket meet, and the next request fails with ECONNRESET.
+      await promisify(execFile)("npx", ["prisma", "migrate", "deploy"], { env: { ...process.env, PROMPT_STORE_DB: dbFile } });
       const after = await fetch(`http://127.0.0.1:${port}/ready`);
       expect(after.status).toBe(200);
       // The reconnected database has the PRAGMAs again.
@@ -159,8 +165,13 @@ describe("validation cost", () => {
     const n = 40;
     const fragments = Array.from({ length: n }, (_, i) => `fragment F${i} on Prompt { ...F${i + 1} ...F${i + 1} }`).join(" ");
     const query = `query { prompts { nodes { ...F0 } } } ${fragments} fragment F${n} on Prompt { name }`;
-    // 2^40 fragment visits if depths were not cached: the request would never finish.
+    // 2^40 fragment visits if depths (and costs) were not cached: the request would never finish.
+    // The depth is fine; the cost, 2^40 prompts' names, is refused.
     const res = await post({ query });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { errors: { extensions: Record<string, unknown> }[] }).errors[0]!.extensions).toMatchObject({
+      code: "QUERY_LIMIT_EXCEEDED",
+      limit: "complexity",
+    });
   });
 });

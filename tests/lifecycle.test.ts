@@ -51,7 +51,7 @@ describe("labels", () => {
     ]);
     expect(prompt!.labelHistory.totalCount).toBe(4);
     expect(prompt!.labelHistory.nodes.map((m) => [m.label, m.fromVersion, m.toVersion, m.actor, m.reason])).toEqual([
-      ["staging", 3, null, null, "done"],
+      ["staging", 3, null, "local", "done"],
       ["production", 1, 2, "bob", "promote v2"],
       ["staging", null, 3, "bob", "try v3"],
       ["production", null, 1, "ada", "first release"],

@@ -6,6 +6,7 @@ import { createClient, type Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
+  CreateApiKeyDocument,
   ApplyRefinementDocument,
   CancelRefinementDocument,
   CreatePromptDocument,
@@ -266,10 +267,11 @@ describe("LLM sessions", () => {
 describe("audit and recovery", () => {
   it("lists who started which session on which prompt and version, with provider, model, instructions and outcome", async () => {
     const name = await newPrompt("Greet {{name}}.");
-    // Over HTTP, as a client would, with who is acting in the x-actor header.
+    // Over HTTP, as a client would, with an API key named after who is acting.
+    const { secret } = (await t.ok(CreateApiKeyDocument, { input: { name: "alice", role: "EDITOR" } })).createApiKey;
     const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-actor": "alice" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
       body: JSON.stringify({ query: print(StartRefinementDocument), variables: { input: { prompt: { name }, provider: "builtin", instructions: "friendly" } } }),
     });
     expect(((await response.json()) as { data: { startRefinement: { startedBy: string } } }).data.startRefinement.startedBy).toBe("alice");

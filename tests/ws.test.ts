@@ -12,14 +12,17 @@ import {
   type PromptEventsSubscription,
 } from "./generated/operations.js";
 import { RollbackDocument, SetLabelDocument, StartBulkDocument } from "./generated/operations.js";
-import { createTestApp, type TestApp } from "./helpers/app.js";
+import { TEST_LIMITS, createTestApp, type TestApp } from "./helpers/app.js";
+
+// These tests nest lists deeply to reach the depth limit; the cost limit has tests of its own.
+const DEPTH_ONLY = { ...TEST_LIMITS, maxComplexity: 1_000_000_000 };
 
 let t: TestApp;
 let url: string;
 let client: Client;
 
 beforeAll(async () => {
-  t = await createTestApp();
+  t = await createTestApp({ limits: DEPTH_ONLY });
   url = `ws://127.0.0.1:${await t.app.listen()}/graphql`;
   client = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
 });

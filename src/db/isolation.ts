@@ -1,4 +1,6 @@
-import type { SqlDriverAdapter, SqlDriverAdapterFactory, Transaction } from "@prisma/driver-adapter-utils";
+import type { ArgType, SqlDriverAdapter, SqlDriverAdapterFactory, SqlQuery, Transaction } from "@prisma/driver-adapter-utils";
+import { auditArgs, INSERT_AUDIT_SQL } from "../audit/audit.sql.js";
+import { claimAudit } from "../auth/scope.js";
 
 /** A FIFO async mutex: acquire() resolves to the release function. */
 export class Mutex {
@@ -25,6 +27,49 @@ function once(fn: () => void): () => void {
 
 const READ = /^\s*(SELECT|WITH)\b/i;
 const PRAGMA = /^\s*PRAGMA\b/i;
+const COMMIT = /^\s*COMMIT\b/i;
+const ROLLBACK = /^\s*ROLLBACK\b/i;
+const WRITE = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
+
+const TEXT: ArgType = { scalarType: "string", arity: "scalar" };
+
+/**
+ * The audit entry of the mutation this statement belongs to (see src/auth/scope.ts), as a
+ * statement for the same connection, or nothing when there is none left to write.
+ */
+function auditStatement(): { query: SqlQuery; settle(committed: boolean): void } | undefined {
+  const claim = claimAudit();
+  if (!claim) return undefined;
+  const { id, args } = auditArgs(claim.audit, claim.principal, "SUCCESS");
+  return {
+    query: { sql: INSERT_AUDIT_SQL, args, argTypes: args.map(() => TEXT) },
+    settle(committed) {
+      if (committed) claim.audit.id = id;
+      claim.settle(committed);
+    },
+  };
+}
+
+/**
+ * Runs one write on the writer connection: on its own, or, when a mutation's audit entry is
+ * still unwritten, in a transaction with that entry so that both or neither are kept.
+ */
+async function writeWithAudit<R>(inner: SqlDriverAdapter, write: () => Promise<R>): Promise<R> {
+  const audit = auditStatement();
+  if (!audit) return write();
+  await inner.executeScript("BEGIN IMMEDIATE");
+  try {
+    const result = await write();
+    await inner.executeRaw(audit.query);
+    await inner.executeScript("COMMIT");
+    audit.settle(true);
+    return result;
+  } catch (error) {
+    await inner.executeScript("ROLLBACK").catch(() => undefined);
+    audit.settle(false);
+    throw error;
+  }
+}
 
 /**
  * The better-sqlite3 adapter shares ONE connection between transactions and everything else,
@@ -59,8 +104,8 @@ export function isolateTransactions(
           }
         };
       const onWriter = {
-        queryRaw: exclusive((query: Parameters<SqlDriverAdapter["queryRaw"]>[0]) => inner.queryRaw(query)),
-        executeRaw: exclusive((query: Parameters<SqlDriverAdapter["executeRaw"]>[0]) => inner.executeRaw(query)),
+        queryRaw: exclusive((query: SqlQuery) => (WRITE.test(query.sql) ? writeWithAudit(inner, () => inner.queryRaw(query)) : inner.queryRaw(query))),
+        executeRaw: exclusive((query: SqlQuery) => (WRITE.test(query.sql) ? writeWithAudit(inner, () => inner.executeRaw(query)) : inner.executeRaw(query))),
       };
       const adapter: SqlDriverAdapter = {
         provider: inner.provider,
@@ -103,14 +148,41 @@ export function isolateTransactions(
 /**
  * A transaction on the shared connection. Prisma sends COMMIT or ROLLBACK itself through
  * executeRaw (usePhantomQuery: false); commit() and rollback() only mark the end of it.
+ * Right before COMMIT, the mutation's audit entry joins the transaction, if it has not been
+ * written yet: the change and its record commit together.
  */
 function ownTransaction(inner: SqlDriverAdapter, release: () => void): Transaction {
+  // Set when this wrapper ended the transaction itself (the audit entry could not be written).
+  let abandoned = false;
   return {
     provider: inner.provider,
     adapterName: inner.adapterName,
     options: { usePhantomQuery: false },
     queryRaw: (query) => inner.queryRaw(query),
-    executeRaw: (query) => inner.executeRaw(query),
+    async executeRaw(query) {
+      if (abandoned && ROLLBACK.test(query.sql)) return 0;
+      const audit = COMMIT.test(query.sql) ? auditStatement() : undefined;
+      if (!audit) return inner.executeRaw(query);
+      try {
+        await inner.executeRaw(audit.query);
+      } catch (error) {
+        // Without its record the change is not kept: roll back here, since Prisma, seeing its
+        // COMMIT fail, may not send a ROLLBACK (nor end the transaction) by itself.
+        audit.settle(false);
+        abandoned = true;
+        await inner.executeScript("ROLLBACK").catch(() => undefined);
+        release();
+        throw error;
+      }
+      try {
+        const result = await inner.executeRaw(query);
+        audit.settle(true);
+        return result;
+      } catch (error) {
+        audit.settle(false);
+        throw error;
+      }
+    },
     async commit() {
       release();
     },

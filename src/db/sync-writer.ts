@@ -1,4 +1,6 @@
 import Database from "better-sqlite3";
+import { auditArgs, INSERT_AUDIT_SQL } from "../audit/audit.sql.js";
+import { claimAudit } from "../auth/scope.js";
 import type { Mutex } from "./isolation.js";
 
 /** A synchronous transaction on the writer's own connection: prepared statements, cached. */
@@ -41,7 +43,22 @@ export class SyncWriter {
       conn.exec("BEGIN IMMEDIATE");
       try {
         const result = fn({ statement: (sql) => this.prepare(conn, sql) });
-        conn.exec("COMMIT");
+        // A mutation's audit entry commits with its change (see src/auth/scope.ts).
+        const claim = claimAudit();
+        if (claim) {
+          const { id, args } = auditArgs(claim.audit, claim.principal, "SUCCESS");
+          try {
+            this.prepare(conn, INSERT_AUDIT_SQL).run(...args);
+            conn.exec("COMMIT");
+          } catch (error) {
+            claim.settle(false);
+            throw error;
+          }
+          claim.audit.id = id;
+          claim.settle(true);
+        } else {
+          conn.exec("COMMIT");
+        }
         return result;
       } catch (error) {
         if (conn.inTransaction) conn.exec("ROLLBACK");

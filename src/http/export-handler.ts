@@ -1,5 +1,7 @@
 import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Authentication } from "../auth/authenticator.js";
+import type { Role } from "../auth/principal.js";
 import type { ExportService } from "../domain/prompts/export.service.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -11,13 +13,25 @@ const ARCHIVED = new Set(["ACTIVE", "ARCHIVED", "ALL"]);
  * GET /export?folder=&tag=&category=&archived=: the export document, streamed batch by batch
  * with back-pressure, so memory stays flat however many prompts there are.
  */
-export function createExportHandler(exporter: ExportService, logger: Logger, available: () => boolean) {
+export function createExportHandler(
+  exporter: ExportService,
+  logger: Logger,
+  available: () => boolean,
+  access: { authenticate: (req: IncomingMessage) => Promise<Authentication>; allowed: readonly Role[] },
+) {
   return async (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
       return;
     }
     if (!available()) return sendJsonError(res, 503, "SERVICE_UNAVAILABLE", "the database is not migrated yet; see /ready");
+    const authentication = await access.authenticate(req);
+    if (!authentication.ok) {
+      return sendJsonError(res, 401, "UNAUTHENTICATED", authentication.message, { "www-authenticate": 'Bearer realm="prompt-store"', "x-request-id": requestId });
+    }
+    const role = authentication.principal.role;
+    if (!role) return sendJsonError(res, 401, "UNAUTHENTICATED", 'the export needs an API key: send "Authorization: Bearer <key>"', { "www-authenticate": 'Bearer realm="prompt-store"', "x-request-id": requestId });
+    if (!access.allowed.includes(role)) return sendJsonError(res, 403, "FORBIDDEN", `role ${role} may not export prompts`, { "x-request-id": requestId });
     const params = url.searchParams;
     const archived = params.get("archived")?.toUpperCase() ?? "ACTIVE";
     if (!ARCHIVED.has(archived)) {

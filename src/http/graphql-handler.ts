@@ -1,6 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HeaderMap, type ApolloServer } from "@apollo/server";
+import type { Authentication } from "../auth/authenticator.js";
+import type { Principal } from "../auth/principal.js";
 import type { AppContext } from "../context.js";
+
+/** A request may go ahead, or must wait `retryAfterMs`. */
+export type Admission = { allowed: true } | { allowed: false; retryAfterMs: number };
 
 export class BodyTooLargeError extends Error {}
 
@@ -33,7 +38,17 @@ export function sendJsonError(
 /** GraphQL over HTTP (GET and POST) through Apollo Server, on plain node:http. */
 export function createGraphQLHandler(
   apollo: ApolloServer<AppContext>,
-  options: { maxBodyBytes: number; context: (requestId: string, req: IncomingMessage) => AppContext; available: () => boolean },
+  options: {
+    maxBodyBytes: number;
+    maxBatchOperations: number;
+    available: () => boolean;
+    authenticate: (req: IncomingMessage) => Promise<Authentication>;
+    /** Takes `cost` requests from the caller's rate limit. */
+    admit: (principal: Principal, req: IncomingMessage, cost: number) => Promise<Admission>;
+    context: (requestId: string, principal: Principal) => AppContext;
+    /** Counts a request refused before GraphQL ran, by code (for /metrics). */
+    rejected?: (code: string) => void;
+  },
 ) {
   return async (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => {
     if (!options.available()) {
@@ -42,6 +57,17 @@ export function createGraphQLHandler(
         "x-request-id": requestId,
       });
     }
+    const authentication = await options.authenticate(req);
+    if (!authentication.ok) {
+      options.rejected?.("UNAUTHENTICATED");
+      // Before the body is read: a caller with a bad key gets nothing else from us.
+      return sendJsonError(res, 401, "UNAUTHENTICATED", authentication.message, {
+        "www-authenticate": 'Bearer realm="prompt-store", error="invalid_token"',
+        "x-request-id": requestId,
+        ...(req.method === "POST" && { connection: "close" }),
+      });
+    }
+    const principal = authentication.principal;
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
@@ -76,9 +102,34 @@ export function createGraphQLHandler(
         body = text;
       }
     }
+    const operations = Array.isArray(body) ? body.length : 1;
+    if (operations > options.maxBatchOperations) {
+      options.rejected?.("QUERY_LIMIT_EXCEEDED");
+      return sendJsonError(
+        res,
+        400,
+        "QUERY_LIMIT_EXCEEDED",
+        `a batch may hold at most ${options.maxBatchOperations} operations (got ${operations}; PROMPT_STORE_MAX_BATCH_OPERATIONS)`,
+        { "x-request-id": requestId },
+        { limit: "batchOperations", max: options.maxBatchOperations, actual: operations },
+      );
+    }
+    const admission = await options.admit(principal, req, Math.max(operations, 1));
+    if (!admission.allowed) {
+      options.rejected?.("RATE_LIMITED");
+      const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+      return sendJsonError(
+        res,
+        429,
+        "RATE_LIMITED",
+        `too many requests for this ${principal.keyId ? "API key" : "client"}; retry in ${seconds} s`,
+        { "retry-after": String(seconds), "x-request-id": requestId },
+        { retryAfterMs: admission.retryAfterMs },
+      );
+    }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search: url.search, body },
-      context: async () => options.context(requestId, req),
+      context: async () => options.context(requestId, principal),
     });
     const outHeaders: Record<string, string> = { "x-request-id": requestId };
     for (const [key, value] of response.headers) outHeaders[key] = value;

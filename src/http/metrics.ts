@@ -102,6 +102,11 @@ export class Metrics {
     };
   }
 
+  /** A request refused before GraphQL ran (bad key, batch too large, rate limit): counted with the errors. */
+  rejected(code: string): void {
+    this.errors.inc({ code });
+  }
+
   /** GET /metrics in the Prometheus text format. */
   handler() {
     return async (_req: IncomingMessage, res: ServerResponse) => {

@@ -8,6 +8,8 @@ export interface HealthInfo {
   status: "ok";
   version: string;
   uptimeSeconds: number;
+  /** open-local: no admin key, everyone on this machine is an admin (development only). */
+  auth: { mode: "open-local" | "api-keys"; detail?: string };
 }
 
 export interface Readiness {

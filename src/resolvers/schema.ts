@@ -17,6 +17,7 @@ import { SearchResolver } from "./search/search.resolver.js";
 import { PromptVersionRefinementResolver, RefinementResolver } from "./refinement/refinement.resolver.js";
 import { AbTestResolver } from "./ab-testing/ab-test.resolver.js";
 import { AnalyticsResolver } from "./analytics/analytics.resolver.js";
+import { AccessResolver } from "./access/access.resolver.js";
 
 export const RESOLVERS = [
   PromptResolver,
@@ -37,9 +38,25 @@ export const RESOLVERS = [
   PromptVersionRefinementResolver,
   AbTestResolver,
   AnalyticsResolver,
+  AccessResolver,
 ] as const;
 
 let schema: Promise<GraphQLSchema> | undefined;
+
+/**
+ * Every root mutation runs with its audit entry pending and its caller known (src/audit).
+ * Wrapped here rather than as a type-graphql global middleware, which would run on every
+ * field of every query.
+ */
+function auditMutations(built: GraphQLSchema): GraphQLSchema {
+  for (const field of Object.values(built.getMutationType()?.getFields() ?? {})) {
+    const resolve = field.resolve;
+    if (!resolve) continue;
+    field.resolve = (source, args: Record<string, unknown>, context: AppContext, info) =>
+      context.audit.record(context.viewer, info.fieldName, args, context.requestId, async () => resolve(source, args, context, info));
+  }
+  return built;
+}
 
 /**
  * The schema does not depend on an app's services (resolver instances come from the
@@ -61,6 +78,6 @@ export function getSchema(): Promise<GraphQLSchema> {
         throw new Error("use the app's EventBus: subscriptions must declare their own subscribe function");
       },
     },
-  });
+  }).then(auditMutations);
   return schema;
 }

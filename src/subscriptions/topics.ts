@@ -105,6 +105,8 @@ export interface Topics {
   "cache.invalidate": { keys?: string[]; tags?: string[]; origin: string; namespace?: string };
   /** Usage events were stored (live analytics recompute for these prompts). */
   "usage.recorded": { promptIds: string[]; count: number };
+  /** An API key was revoked: every instance forgets it and closes its WebSocket connections. */
+  "auth.keyRevoked": { keyId: string };
 }
 
 export type TopicName = keyof Topics;

@@ -1,9 +1,14 @@
 import type { Server } from "node:http";
+import { CloseCode } from "graphql-ws";
 import { GraphQLError, parse, validate, specifiedRules, type GraphQLSchema, type DocumentNode, type ValidationRule } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
+import type { Authentication } from "../auth/authenticator.js";
+import type { Principal } from "../auth/principal.js";
 import type { AppContext } from "../context.js";
 import { formatError, isUnexpected } from "../errors.js";
+import type { Admission } from "../http/graphql-handler.js";
+import type { OperationGate } from "../http/access-plugin.js";
 import type { Logger } from "../logger.js";
 
 export interface WsServerOptions {
@@ -15,8 +20,18 @@ export interface WsServerOptions {
   rules: ValidationRule[];
   /** Largest WebSocket message, as the HTTP body limit. */
   maxPayloadBytes: number;
+  /** How long a socket may stay without connection_init (then 4408). */
+  connectionInitWaitTimeoutMs: number;
+  /** connection_init's payload -> who the socket acts as. */
+  authenticate: (connectionParams: Readonly<Record<string, unknown>> | undefined) => Promise<Authentication>;
+  /** Whether a socket without a key is refused (4401): anything but open local mode. */
+  keyRequired: boolean;
+  /** The same role check and limits as HTTP, per subscribe. */
+  gate: OperationGate;
+  /** The same rate limit as HTTP: each subscribe takes one request. */
+  admit: (principal: Principal, address: string | undefined, cost: number) => Promise<Admission>;
   /** Subscriptions live long: their loaders must not cache. */
-  context: (requestId: string, connectionParams: Readonly<Record<string, unknown>> | undefined) => AppContext;
+  context: (requestId: string, principal: Principal) => AppContext;
 }
 
 /**
@@ -38,10 +53,42 @@ export function startWsServer(options: WsServerOptions) {
         : formatted;
     });
 
+  // Who each socket acts as, from its connection_init; by key, so a revoked key's sockets can be closed.
+  const principals = new WeakMap<WebSocket, Principal>();
+  const byKey = new Map<string, Set<WebSocket>>();
+
   const disposable = useServer<Record<string, unknown>>(
     {
       schema: options.schema,
-      onSubscribe: (ctx, id, payload) => {
+      connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
+      onConnect: async (ctx) => {
+        const socket = ctx.extra.socket;
+        const authentication = await options.authenticate(ctx.connectionParams);
+        if (!authentication.ok) {
+          socket.close(CloseCode.Forbidden, truncateReason(authentication.message));
+          return false;
+        }
+        const principal = authentication.principal;
+        if (!principal.role && options.keyRequired) {
+          socket.close(CloseCode.Unauthorized, "an API key is required: connection_init payload { apiKey } or { authorization: \"Bearer <key>\" }");
+          return false;
+        }
+        principals.set(socket, principal);
+        if (principal.keyId) {
+          const sockets = byKey.get(principal.keyId) ?? new Set<WebSocket>();
+          sockets.add(socket);
+          byKey.set(principal.keyId, sockets);
+          socket.once("close", () => {
+            sockets.delete(socket);
+            if (sockets.size === 0 && byKey.get(principal.keyId!) === sockets) byKey.delete(principal.keyId!);
+          });
+        }
+        return true;
+      },
+      onSubscribe: async (ctx, id, payload) => {
+        const principal = principals.get(ctx.extra.socket);
+        // graphql-ws only calls onSubscribe after a successful connection_init.
+        if (!principal) return [new GraphQLError("not authenticated", { extensions: { code: "UNAUTHENTICATED" } })];
         let document: DocumentNode;
         try {
           document = parse(payload.query);
@@ -51,7 +98,18 @@ export function startWsServer(options: WsServerOptions) {
         const errors = validate(options.schema, document, [...specifiedRules, ...options.rules]);
         if (errors.length > 0) return errors.map((error) => withCode(error, "GRAPHQL_VALIDATION_FAILED"));
         const requestId = `ws-${id}-${Math.random().toString(36).slice(2, 10)}`;
-        const contextValue = options.context(requestId, ctx.connectionParams);
+        const admission = await options.admit(principal, ctx.extra.request.socket.remoteAddress, 1);
+        if (!admission.allowed) {
+          return [
+            new GraphQLError(`too many requests for this ${principal.keyId ? "API key" : "client"}; retry in ${Math.ceil(admission.retryAfterMs / 1000)} s`, {
+              extensions: { code: "RATE_LIMITED", retryAfterMs: admission.retryAfterMs },
+            }),
+          ];
+        }
+        const variables = isPlainObject(payload.variables) ? payload.variables : null;
+        const refused = await options.gate.check({ document, operationName: payload.operationName, variables, principal, requestId });
+        if (refused.length > 0) return refused;
+        const contextValue = options.context(requestId, principal);
         return {
           schema: options.schema,
           document,
@@ -72,6 +130,11 @@ export function startWsServer(options: WsServerOptions) {
 
   return {
     wss,
+    /** Closes every socket that authenticated with this key (it was revoked). */
+    closeKey(keyId: string) {
+      for (const socket of byKey.get(keyId) ?? []) socket.close(CloseCode.Forbidden, "API key revoked");
+      byKey.delete(keyId);
+    },
     /** Closes every socket with 1001 (going away) and stops accepting new ones. */
     async close() {
       for (const client of wss.clients) client.close(1001, "Server shutting down");
@@ -79,6 +142,14 @@ export function startWsServer(options: WsServerOptions) {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
+
+/** A close reason must fit in 123 bytes of UTF-8. */
+function truncateReason(reason: string): string {
+  return Buffer.byteLength(reason) <= 123 ? reason : `${Buffer.from(reason).subarray(0, 120).toString("utf8").replace(/\uFFFD$/, "")}...`;
 }
 
 /** The same codes Apollo gives these errors over HTTP. */

@@ -22,6 +22,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** The defaults of the configuration, without rate limits (tests that want them say so). */
+export const TEST_LIMITS: AppConfig["limits"] = { maxComplexity: 25_000, maxAliases: 30, maxRootFields: 10, maxBatchOperations: 10, wsInitTimeoutMs: 3_000 };
+
 /** A fresh, migrated SQLite copy in its own temp dir, and an app on it. */
 export function testConfig(overrides: Partial<AppConfig> = {}): { config: AppConfig; dir: string } {
   const dir = mkdtempSync(join(TMP_ROOT, "app-"));
@@ -43,6 +46,9 @@ export function testConfig(overrides: Partial<AppConfig> = {}): { config: AppCon
       bulk: { maxItems: 20_000, chunkSize: 500, chunkMs: 50 },
       refinement: { concurrency: 4 },
       usage: { maxBatch: 1_000, retentionDays: 30 },
+      auth: { openLocalMode: true, protectedLabels: ["production"], anonymousIntrospection: false },
+      limits: TEST_LIMITS,
+      audit: { retentionDays: 365 },
       ...overrides,
     },
   };

@@ -1,4 +1,6 @@
 import { AppError, type ErrorCode } from "../../errors.js";
+import { detached, runAs } from "../../auth/scope.js";
+import { systemPrincipal } from "../../auth/principal.js";
 import type { Logger } from "../../logger.js";
 import type { EventBus } from "../../subscriptions/pubsub.js";
 import { closing } from "../../subscriptions/replay.js";
@@ -108,14 +110,14 @@ export class AbResultsService {
   schedule(testId: string): void {
     if (this.stopped || this.scheduled.has(testId)) return;
     const wait = Math.max(0, (this.lastRun.get(testId) ?? 0) + this.throttleMs - Date.now());
-    const timer = setTimeout(() => {
+    const timer = detached(() => setTimeout(() => {
       this.scheduled.delete(testId);
       this.lastRun.set(testId, Date.now());
       const run = this.evaluate(testId)
         .catch((err: unknown) => this.logger.error({ err, testId }, "evaluating an A/B test failed"))
         .finally(() => this.evaluating.delete(run));
       this.evaluating.add(run);
-    }, wait);
+    }, wait));
     timer.unref();
     this.scheduled.set(testId, timer);
   }
@@ -184,7 +186,8 @@ export class AbResultsService {
   /** Moves the label to the winner, then completes the test; true, or why it failed. */
   private async promoteAndComplete(test: AbTestRecord, winner: number): Promise<true | string> {
     try {
-      await this.tests.promote(test, winner, null);
+      // Auto-promotion is the one way besides an admin to move a protected label.
+      await runAs(systemPrincipal(`ab-test:${test.id}`), () => this.tests.promote(test, winner, null));
     } catch (error) {
       this.logger.error({ err: error, testId: test.id }, "promoting an A/B test winner failed");
       return error instanceof AppError ? error.message : "see the server log";

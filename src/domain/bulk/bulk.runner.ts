@@ -1,4 +1,6 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { runAs } from "../../auth/scope.js";
+import { systemPrincipal } from "../../auth/principal.js";
 import type { Db } from "../../db/client.js";
 import { AppError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
@@ -54,6 +56,8 @@ class DryRunRollback extends Error {
  * changes and their outcome rows commit together, so after a crash a chunk is either wholly
  * done or wholly pending, and resuming applies every item exactly once.
  */
+const BULK_RUNNER = systemPrincipal("bulk-runner");
+
 export class BulkRunner {
   private queue: string[] = [];
   private running: Promise<void> | undefined;
@@ -79,7 +83,9 @@ export class BulkRunner {
   enqueue(id: string): void {
     if (this.stopping || this.queue.includes(id)) return;
     this.queue.push(id);
-    this.running ??= this.drain().finally(() => {
+    // The job runs as the server, not as whichever request woke the runner (BulkService
+    // checked the starter's rights before queueing it).
+    this.running ??= runAs(BULK_RUNNER, () => this.drain()).finally(() => {
       this.running = undefined;
     });
   }

@@ -1,4 +1,5 @@
 import { newId } from "../shared/ids.js";
+import { assertMayMoveLabels } from "../../auth/scope.js";
 import { AppError, badInput, notFound } from "../../errors.js";
 import { validateLabel } from "../prompts/label.service.js";
 import type { ConflictMode } from "../prompts/import.service.js";
@@ -107,6 +108,8 @@ export class BulkService {
     }
     const params = this.params(command);
     const inputs = await this.inputs(command);
+    // The job runs later as the server: whether the starter may move these labels is decided now.
+    assertMayMoveLabels(labelsSetBy(command.kind, params, inputs));
     const now = new Date();
     const op = {
       id: newId(),
@@ -263,4 +266,11 @@ function snapshot(op: BulkOperationRecord): BulkProgressPayload {
     final: false,
     occurredAt: op.updatedAt.toISOString(),
   };
+}
+
+/** The labels a job of this kind would set: SET_LABEL's label, IMPORT's documents' labels. */
+function labelsSetBy(kind: string, params: Record<string, unknown>, inputs: Record<string, unknown>[]): string[] {
+  if (kind === "SET_LABEL") return [String(params.label)];
+  if (kind !== "IMPORT") return [];
+  return inputs.flatMap((item) => (Array.isArray(item.labels) ? item.labels : []).map((l: { name?: unknown }) => String(l?.name)));
 }

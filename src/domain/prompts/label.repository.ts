@@ -1,6 +1,7 @@
 import { newId } from "../shared/ids.js";
 import { Prisma } from "../../generated/prisma/client.js";
 import { TxRepository, type Tx } from "../../db/tx-repository.js";
+import { assertMayMoveLabels } from "../../auth/scope.js";
 
 export type { Tx };
 
@@ -36,6 +37,7 @@ export interface LabelMove {
  * history. Returns the moves that changed something (a label already on its target is skipped).
  */
 export async function applyLabelMoves(tx: Tx, promptId: string, moves: LabelMove[], now: Date): Promise<LabelEventRecord[]> {
+  assertMayMoveLabels(moves.map((move) => move.label));
   const events: LabelEventRecord[] = [];
   for (const move of moves) {
     const current = await tx.promptLabel.findUnique({ where: { promptId_name: { promptId, name: move.label } } });

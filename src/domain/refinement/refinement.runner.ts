@@ -1,4 +1,5 @@
 import type { Logger } from "../../logger.js";
+import { detached } from "../../auth/scope.js";
 import type { EventBus, Subscription } from "../../subscriptions/pubsub.js";
 import type { PromptEventPayload, RefinementProgressPayload } from "../../subscriptions/topics.js";
 import type { NotificationService } from "../notifications/notification.service.js";
@@ -278,7 +279,7 @@ class DeltaBatcher {
   add(text: string): void {
     if (!text) return;
     this.pending += text;
-    this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
+    this.timer ??= detached(() => setTimeout(() => void this.flush(), this.intervalMs));
   }
 
   /** Writes what is pending; resolves when every write queued so far is done. */

@@ -1,4 +1,5 @@
 import type { Logger } from "../../logger.js";
+import { detached } from "../../auth/scope.js";
 
 export interface DeltaBufferOptions<V> {
   /** What the values are, for log lines. */
@@ -45,7 +46,7 @@ export class DeltaBuffer<V> {
     }
     if (this.pending.size >= (this.options.maxPending ?? Infinity)) void this.flush();
     else if (this.pending.size > 0 && !this.timer && !this.stopped) {
-      this.timer = setTimeout(() => void this.flush(), this.intervalMs);
+      this.timer = detached(() => setTimeout(() => void this.flush(), this.intervalMs));
       this.timer.unref();
     }
   }
@@ -69,7 +70,7 @@ export class DeltaBuffer<V> {
         }
         this.logger.warn({ err: error, rows: batch.size }, `writing ${this.options.what} failed; retrying`);
         if (!this.stopped && !this.timer) {
-          this.timer = setTimeout(() => void this.flush(), this.intervalMs);
+          this.timer = detached(() => setTimeout(() => void this.flush(), this.intervalMs));
           this.timer.unref();
         }
         return;

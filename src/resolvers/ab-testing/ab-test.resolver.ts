@@ -93,7 +93,7 @@ export class AbTestResolver {
     };
   }
 
-  @Query(() => AbTestResults, { description: "A test's statistics and verdict, computed now." })
+  @Query(() => AbTestResults, { complexity: 500, description: "A test's statistics and verdict, computed now." })
   async abTestResults(@Arg("test", () => ID, { description: "The test." }) test: string) {
     return forGraphQL(await this.results.results(test));
   }
@@ -104,6 +104,7 @@ export class AbTestResolver {
   }
 
   @Subscription(() => AbTestResults, {
+    complexity: 500,
     subscribe: ({ args, context }) => (context as AppContext).container.get(AbTestResolver).results.updates(args.test as string),
     description: "A test's results: the current ones at once, then again whenever outcomes or exposures change them (at most a few times a second).",
   })

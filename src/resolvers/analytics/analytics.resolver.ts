@@ -99,7 +99,7 @@ export class AnalyticsResolver {
     return this.usage.record(events);
   }
 
-  @Query(() => PromptAnalytics, { description: "A prompt's usage over time: count, success rate, latency p50/p95/p99, tokens and cost per bucket (default: the last 30 days by day)." })
+  @Query(() => PromptAnalytics, { complexity: 1000, description: "A prompt's usage over time: count, success rate, latency p50/p95/p99, tokens and cost per bucket (default: the last 30 days by day)." })
   promptAnalytics(
     @Arg("prompt", () => PromptRef, { description: "The prompt." }) prompt: PromptRef,
     @Arg("from", () => GraphQLDateTimeISO, { nullable: true, description: "Start (default: 30 days before `to`)." }) from?: Date | null,
@@ -110,7 +110,7 @@ export class AnalyticsResolver {
     return this.usage.promptAnalytics(prompt, period(from, to), interval ?? "DAY", version ?? null);
   }
 
-  @Query(() => VersionComparison, { description: "A prompt's versions side by side over a range (default the last 30 days)." })
+  @Query(() => VersionComparison, { complexity: 1000, description: "A prompt's versions side by side over a range (default the last 30 days)." })
   async versionComparison(
     @Arg("prompt", () => PromptRef, { description: "The prompt." }) prompt: PromptRef,
     @Arg("from", () => GraphQLDateTimeISO, { nullable: true, description: "Start." }) from?: Date | null,
@@ -120,7 +120,7 @@ export class AnalyticsResolver {
     return { ...result, versions: result.versions.map((v) => ({ ...v, usage: v.point })) };
   }
 
-  @Query(() => [RankedPrompt], { description: "Prompts ranked by a metric over a range (default the last 7 days), with rank and change against the previous period." })
+  @Query(() => [RankedPrompt], { complexity: 2000, description: "Prompts ranked by a metric over a range (default the last 7 days), with rank and change against the previous period." })
   async topPrompts(
     @Arg("metric", () => RankMetricValues, { description: "What to rank by." }) metric: RankMetric,
     @Arg("from", () => GraphQLDateTimeISO, { nullable: true, description: "Start." }) from?: Date | null,
@@ -130,7 +130,7 @@ export class AnalyticsResolver {
     return (await this.usage.topPrompts(metric, period(from, to), first ?? 10)).entries;
   }
 
-  @Query(() => [TrendPoint], { description: "Usage across all prompts per bucket (default the last 30 days by day)." })
+  @Query(() => [TrendPoint], { complexity: 1000, description: "Usage across all prompts per bucket (default the last 30 days by day)." })
   async usageTrends(
     @Arg("from", () => GraphQLDateTimeISO, { nullable: true, description: "Start." }) from?: Date | null,
     @Arg("to", () => GraphQLDateTimeISO, { nullable: true, description: "End, exclusive." }) to?: Date | null,
@@ -139,7 +139,7 @@ export class AnalyticsResolver {
     return (await this.usage.usageTrends(period(from, to), interval ?? "DAY")).series;
   }
 
-  @Query(() => UserActivity, { description: "Active users per bucket, the most active users, and uses by weekday and hour (default the last 30 days by day)." })
+  @Query(() => UserActivity, { complexity: 2000, description: "Active users per bucket, the most active users, and uses by weekday and hour (default the last 30 days by day)." })
   userActivity(
     @Arg("from", () => GraphQLDateTimeISO, { nullable: true, description: "Start." }) from?: Date | null,
     @Arg("to", () => GraphQLDateTimeISO, { nullable: true, description: "End, exclusive." }) to?: Date | null,
@@ -149,12 +149,12 @@ export class AnalyticsResolver {
     return this.usage.userActivity(period(from, to), interval ?? "DAY", top ?? 10);
   }
 
-  @Query(() => SystemHealth, { description: "Uptime, database size, usage events, error rate, bulk queue, cache, subscriptions, memory, Redis." })
+  @Query(() => SystemHealth, { complexity: 200, description: "Uptime, database size, usage events, error rate, bulk queue, cache, subscriptions, memory, Redis." })
   systemHealth() {
     return this.health.check();
   }
 
-  @Query(() => LiveUsage, { description: "A prompt's counters for the last minute and hour, from the raw events." })
+  @Query(() => LiveUsage, { complexity: 50, description: "A prompt's counters for the last minute and hour, from the raw events." })
   liveUsage(@Arg("prompt", () => PromptRef, { description: "The prompt." }) prompt: PromptRef) {
     return this.usage.live(prompt);
   }

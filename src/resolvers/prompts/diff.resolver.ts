@@ -8,6 +8,7 @@ export class DiffResolver {
   constructor(private readonly diffs: DiffService) {}
 
   @Query(() => PromptVersionDiff, {
+    complexity: 200,
     description: "Compares two versions of a prompt: line hunks with word-level changes, chat messages, config keys, variables.",
   })
   diffPromptVersions(

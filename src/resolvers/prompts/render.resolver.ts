@@ -10,6 +10,7 @@ export class PromptRenderResolver {
   constructor(private readonly renderer: RenderService) {}
 
   @Query(() => RenderedPrompt, {
+    complexity: 50,
     description:
       "Renders a prompt's version (by label, default `latest`, or number) with variables and includes. " +
       "A missing variable is BAD_USER_INPUT naming each one; unused variables come back as warnings.",

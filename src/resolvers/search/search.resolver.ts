@@ -16,6 +16,7 @@ export class SearchResolver {
   constructor(private readonly searchService: SearchService) {}
 
   @Query(() => PromptSearchHitConnection, {
+    complexity: 200,
     description:
       "Full-text search over prompts' names, descriptions, tags and latest content, best match first. " +
       `Only the ${SEARCH_CANDIDATE_LIMIT} newest matching prompts are ranked, so a query matching more prompts than that ` +
@@ -41,6 +42,7 @@ export class SearchResolver {
   }
 
   @Query(() => [SimilarPrompt], {
+    complexity: 500,
     description:
       "Active prompts whose content resembles this prompt's latest content, most similar first: its most distinctive " +
       "words (TF-IDF) are searched for in other prompts' content. Considers the same newest candidates as searchPrompts.",
