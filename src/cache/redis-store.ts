@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import type { Redis, RedisOptions } from "ioredis";
 import type { RedisConfig } from "../config.js";
 import type { Logger } from "../logger.js";
+import { evalScript, RedisGuard } from "./redis-guard.js";
 
 /**
  * Reads an entry with its remaining time to live and the generations of its key and tags, in one round trip.
@@ -142,43 +143,30 @@ export class RedisStore {
   private readonly base: string;
   private readonly logger: Logger;
   private readonly counts: StoreStats = { hits: 0, misses: 0, errors: 0 };
-  /** A command failed (not merely "not connected"): Redis is skipped until retryAt, then tried again. */
-  private failing = false;
-  private retryAt = 0;
-  /** An outage is logged when first seen and when it ends. */
-  private down = false;
-  /** A connection closed during the current outage. */
-  private connectionLost = false;
-  private closed = false;
-  private lastError: string | undefined;
-  private readonly listeners: [string, (error: Error) => void][];
+  private readonly guard: RedisGuard;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
     this.base = `${options.prefix}:cache:${options.namespace ? `${options.namespace}:` : ""}`;
     this.logger = options.logger;
-    this.listeners = [
-      ["ready", () => this.succeeded()],
-      ["error", (error: Error) => this.failed(error.message, false)],
-      [
-        "close",
-        () => {
-          if (!this.closed) this.connectionLost = true;
-          this.failed(this.lastError ?? "connection closed", false);
-        },
-      ],
-    ];
-    for (const [event, listener] of this.listeners) this.client.on(event, listener);
+    // An outage is logged when first seen and when it ends.
+    this.guard = new RedisGuard(this.client, options.retryAfterMs, {
+      down: (reason) => this.logger.warn({ reason }, "cache redis unavailable: caching in this instance only until it returns"),
+      up: (connectionLost) => {
+        this.logger.info({ connectionLost }, "cache redis available again: the second level is back");
+        this.options.onRecovered?.(connectionLost);
+      },
+    });
   }
 
   /** Connected and the last command succeeded. */
   healthy(): boolean {
-    return !this.closed && this.client.status === "ready" && !this.failing;
+    return this.guard.healthy;
   }
 
   health(): { ok: boolean; detail?: string } {
     if (this.healthy()) return { ok: true };
-    const error = this.lastError ? `: ${this.lastError}` : "";
+    const error = this.guard.lastError ? `: ${this.guard.lastError}` : "";
     return { ok: false, detail: `cache redis unavailable${error} (connection ${this.client.status}); caching in this instance only` };
   }
 
@@ -233,74 +221,29 @@ export class RedisStore {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const [event, listener] of this.listeners) this.client.removeListener(event, listener);
+    if (this.guard.isClosed) return;
+    this.guard.close();
     if (this.options.ownsClient) await quit(this.client);
   }
 
   /** EVALSHA (EVAL when Redis does not know the script yet), bounded by the timeout; undefined on any failure. */
   private async run(s: Script, keys: string[], args: string[], timeoutMs: number): Promise<unknown> {
-    if (!this.usable()) return undefined;
+    if (!this.guard.usable()) return undefined;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(TIMED_OUT)), timeoutMs);
     });
     try {
-      const call = async () => {
-        try {
-          return await this.client.evalsha(s.sha, keys.length, ...keys, ...args);
-        } catch (error) {
-          if (!(error as Error).message?.startsWith("NOSCRIPT")) throw error;
-          return await this.client.eval(s.lua, keys.length, ...keys, ...args);
-        }
-      };
-      const reply = await Promise.race([call(), timeout]);
-      this.succeeded();
+      const reply = await Promise.race([evalScript(this.client, s.sha, s.lua, keys, args), timeout]);
+      this.guard.succeeded();
       return reply;
     } catch (error) {
       this.counts.errors++;
-      this.failed((error as Error).message, true);
+      this.guard.failed((error as Error).message, true);
       return undefined;
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /** Whether to send a command now: connected, and not failing (or failing, but due for another try). */
-  private usable(): boolean {
-    if (this.closed || this.client.status !== "ready") return false;
-    if (!this.failing) return true;
-    const now = Date.now();
-    if (now < this.retryAt) return false;
-    // One command tries Redis again; the others keep skipping it until that one answers.
-    this.retryAt = now + this.options.retryAfterMs;
-    return true;
-  }
-
-  private succeeded(): void {
-    if (this.closed || this.client.status !== "ready") return;
-    this.failing = false;
-    if (!this.down) return;
-    this.down = false;
-    this.lastError = undefined;
-    const connectionLost = this.connectionLost;
-    this.connectionLost = false;
-    this.logger.info({ connectionLost }, "cache redis available again: the second level is back");
-    this.options.onRecovered?.(connectionLost);
-  }
-
-  /** `command`: a command failed on a connection that looked ready (timeout, error reply). */
-  private failed(message: string, command: boolean): void {
-    if (this.closed) return;
-    if (!message.startsWith("Stream isn't writeable") && !message.startsWith("Connection is closed")) this.lastError = message;
-    if (command) {
-      this.failing = true;
-      this.retryAt = Date.now() + this.options.retryAfterMs;
-    }
-    if (this.down) return;
-    this.down = true;
-    this.logger.warn({ reason: this.lastError ?? message }, "cache redis unavailable: caching in this instance only until it returns");
   }
 }
 

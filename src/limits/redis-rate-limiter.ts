@@ -1,6 +1,7 @@
 // The rate limiter's shared backend: one GCRA bucket per key in Redis, so every instance of the deployment
 // draws from the same bucket. Loaded only by createRateLimiter when Redis is configured (ioredis with it).
 import { createHash } from "node:crypto";
+import { evalScript, RedisGuard } from "../cache/redis-guard.js";
 import type { Redis, RedisOptions } from "ioredis";
 import type { RedisConfig } from "../config.js";
 import type { Logger } from "../logger.js";
@@ -64,41 +65,34 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly params: GcraParams;
   private readonly fallback: MemoryRateLimiter;
   private readonly args: [interval: string, burst: string];
-  /** A command failed on a ready connection: skipped until retryAt, then one call tries again. */
-  private failing = false;
-  private retryAt = 0;
-  /** Whether the current outage was logged. */
-  private down = false;
-  private closed = false;
-  private readonly listeners: [string, (...args: any[]) => void][];
+  private readonly guard: RedisGuard;
 
-  constructor(private readonly options: RedisRateLimiterOptions) {
+  constructor(options: RedisRateLimiterOptions) {
     this.client = options.client;
     this.base = `${options.prefix}:ratelimit:`;
     this.params = gcraParams(options.limits);
     this.fallback = new MemoryRateLimiter(options.limits);
     this.args = [String(this.params.intervalMs * 1000), String(this.params.burst)];
-    this.listeners = [
-      ["ready", () => this.succeeded()],
-      ["error", (error: Error) => this.failed(error.message, false)],
-      ["close", () => this.failed("connection closed", false)],
-    ];
-    for (const [event, listener] of this.listeners) this.client.on(event, listener);
+    this.guard = new RedisGuard(this.client, options.retryAfterMs, {
+      down: (reason) => options.logger.warn({ reason }, "rate limiter redis unavailable: limiting in this instance only until it returns"),
+      up: () => options.logger.info("rate limiter redis available again: buckets are shared across instances"),
+    });
   }
 
   get backend(): "memory" | "redis" {
-    return !this.closed && !this.failing && this.client.status === "ready" ? "redis" : "memory";
+    return this.guard.healthy ? "redis" : "memory";
   }
 
   async take(key: string, cost?: number): Promise<RateLimitDecision> {
     const n = normalizeCost(cost, this.params.burst);
-    if (!this.usable()) return this.fallback.takeSync(key, n);
+    if (!this.guard.usable()) return this.fallback.takeSync(key, n);
     try {
-      const [allowed, retryAfterUs, remaining] = (await this.evaluate(this.base + key, n)) as [number, number, number];
-      this.succeeded();
+      const reply = await evalScript(this.client, TAKE_SHA, TAKE, [this.base + key], [...this.args, String(n)]);
+      const [allowed, retryAfterUs, remaining] = reply as [number, number, number];
+      this.guard.succeeded();
       return { allowed: allowed === 1, retryAfterMs: Math.ceil(retryAfterUs / 1000), remaining, backend: "redis" };
     } catch (error) {
-      this.failed((error as Error)?.message ?? String(error), true);
+      this.guard.failed((error as Error)?.message ?? String(error), true);
       return this.fallback.takeSync(key, n);
     }
   }
@@ -118,9 +112,8 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const [event, listener] of this.listeners) this.client.removeListener(event, listener);
+    if (this.guard.isClosed) return;
+    this.guard.close();
     // ioredis prints any error event nobody listens to; after close they mean nothing.
     this.client.on("error", () => {});
     if (this.client.status === "ready") {
@@ -130,48 +123,6 @@ export class RedisRateLimiter implements RateLimiter {
     }
     this.client.disconnect();
     await this.fallback.close();
-  }
-
-  /** EVALSHA, or EVAL when this Redis does not know the script yet (a restart empties its script cache). */
-  private async evaluate(key: string, cost: number): Promise<unknown> {
-    const args = [...this.args, String(cost)];
-    try {
-      return await this.client.evalsha(TAKE_SHA, 1, key, ...args);
-    } catch (error) {
-      if (!(error as Error)?.message?.startsWith("NOSCRIPT")) throw error;
-      return await this.client.eval(TAKE, 1, key, ...args);
-    }
-  }
-
-  /** Whether to ask Redis now: connected, and not failing (or failing but due for another try). */
-  private usable(): boolean {
-    if (this.closed || this.client.status !== "ready") return false;
-    if (!this.failing) return true;
-    const now = Date.now();
-    if (now < this.retryAt) return false;
-    // This call tries Redis again; the calls that come while it waits keep answering from memory.
-    this.retryAt = now + this.options.retryAfterMs;
-    return true;
-  }
-
-  private succeeded(): void {
-    if (this.closed || this.client.status !== "ready") return;
-    this.failing = false;
-    if (!this.down) return;
-    this.down = false;
-    this.options.logger.info("rate limiter redis available again: buckets are shared across instances");
-  }
-
-  /** `command`: a command failed on a connection that looked ready (timeout, error reply). */
-  private failed(reason: string, command: boolean): void {
-    if (this.closed) return;
-    if (command) {
-      this.failing = true;
-      this.retryAt = Date.now() + this.options.retryAfterMs;
-    }
-    if (this.down) return;
-    this.down = true;
-    this.options.logger.warn({ reason }, "rate limiter redis unavailable: limiting in this instance only until it returns");
   }
 }
 
