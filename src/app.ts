@@ -191,6 +191,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     chunkSize: config.bulk.chunkSize,
     chunkMs: config.bulk.chunkMs,
     progressIntervalMs: 250,
+    protectedLabels: new Set(config.auth.protectedLabels),
   }, bulkWorker);
   const bulk = new BulkService(bulkRepository, prompts, runner, bus, { maxItems: config.bulk.maxItems });
   const refinementRepository = new RefinementRepository(db);

@@ -15,6 +15,7 @@ import {
   CreateApiKeyDocument,
   CreatePromptDocument,
   GetAbTestDocument,
+  GetBulkDocument,
   GetPromptDocument,
   ImportPromptsDocument,
   LabelsDocument,
@@ -222,6 +223,17 @@ describe("protected labels", () => {
     });
     expect(JSON.stringify(imported)).toContain("FORBIDDEN");
     expect((await http.gql(ADMIN_KEY, GetPromptDocument, { name: "auth/imported" })).data?.prompt ?? null).toBeNull();
+
+    // Deleting the prompt would take the label away with it.
+    const deleted = await http.raw(editor, `mutation { deletePrompt(prompt: { name: "${name}" }) { id } }`);
+    expect(errorCodes(deleted)).toEqual(["FORBIDDEN"]);
+    // A bulk job runs with its starter's rights: the item fails, the prompt stays.
+    const bulkDelete = await http.gql(editor, StartBulkDocument, { input: { kind: "DELETE_PROMPTS", items: [{ prompt: { name } }] } });
+    expect(bulkDelete.errors).toBeUndefined();
+    await t.app.services.runner.idle();
+    const job = (await http.gql(ADMIN_KEY, GetBulkDocument, { id: bulkDelete.data!.startBulkOperation.id })).data!.bulkOperation!;
+    expect(job).toMatchObject({ status: "COMPLETED", failed: 1, succeeded: 0 });
+    expect(job.items.nodes[0]).toMatchObject({ status: "FAILED", errorCode: "FORBIDDEN" });
 
     const labels = (await http.gql(ADMIN_KEY, LabelsDocument, { name })).data!.prompt!.labels;
     expect(labels).toContainEqual(expect.objectContaining({ name: "production", versionNumber: 1 }));

@@ -46,3 +46,6 @@ CREATE INDEX "AuditEntry_operation_occurredAt_idx" ON "AuditEntry"("operation", 
 -- CreateIndex
 CREATE INDEX "AuditEntry_target_occurredAt_idx" ON "AuditEntry"("target", "occurredAt");
 
+-- AlterTable: a bulk job runs with its starter's rights.
+ALTER TABLE "BulkOperation" ADD COLUMN "createdByRole" TEXT;
+ALTER TABLE "BulkOperation" ADD COLUMN "createdByKeyId" TEXT;

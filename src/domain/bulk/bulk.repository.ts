@@ -33,6 +33,9 @@ export interface BulkOperationRecord {
   cancelRequested: boolean;
   error: string | null;
   createdBy: string | null;
+  /** The starter's role and key (null for jobs started before access control): the job runs with these rights. */
+  createdByRole: string | null;
+  createdByKeyId: string | null;
   lastSequence: number;
   createdAt: Date;
   startedAt: Date | null;

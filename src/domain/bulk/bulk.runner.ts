@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { runAs } from "../../auth/scope.js";
-import { systemPrincipal } from "../../auth/principal.js";
+import { isRole, systemPrincipal, type Principal } from "../../auth/principal.js";
 import type { Db } from "../../db/client.js";
 import { AppError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
@@ -22,6 +22,8 @@ export interface RunnerOptions {
   chunkMs: number;
   /** Smallest gap between two progress events of one operation (the final event is always sent). */
   progressIntervalMs: number;
+  /** PROMPT_STORE_PROTECTED_LABELS: the job's items are held to them as its starter's requests are. */
+  protectedLabels?: ReadonlySet<string>;
 }
 
 /**
@@ -58,6 +60,11 @@ class DryRunRollback extends Error {
  */
 const BULK_RUNNER = systemPrincipal("bulk-runner");
 
+function starterOf(op: BulkOperationRecord): Principal {
+  if (!isRole(op.createdByRole)) return BULK_RUNNER;
+  return { kind: op.createdByKeyId ? "key" : "bootstrap", name: op.createdBy, role: op.createdByRole, keyId: op.createdByKeyId };
+}
+
 export class BulkRunner {
   private queue: string[] = [];
   private running: Promise<void> | undefined;
@@ -83,8 +90,7 @@ export class BulkRunner {
   enqueue(id: string): void {
     if (this.stopping || this.queue.includes(id)) return;
     this.queue.push(id);
-    // The job runs as the server, not as whichever request woke the runner (BulkService
-    // checked the starter's rights before queueing it).
+    // Not as whichever request woke the runner: each operation runs as its starter (runOperation).
     this.running ??= runAs(BULK_RUNNER, () => this.drain()).finally(() => {
       this.running = undefined;
     });
@@ -105,7 +111,10 @@ export class BulkRunner {
   private async drain(): Promise<void> {
     for (let id = this.queue.shift(); id !== undefined && !this.stopping; id = this.queue.shift()) {
       try {
-        await this.runOperation(id);
+        const op = await this.repo.findById(id);
+        // With its starter's rights, so that an item moving (or deleting) a protected label fails
+        // as it would have in a request; jobs from before access control run as the server.
+        if (op) await runAs(starterOf(op), () => this.runOperation(id), { protectedLabels: this.options.protectedLabels });
       } catch (error) {
         this.logger.error({ err: error, operationId: id }, "bulk operation crashed");
         const op = await this.repo.findById(id);

@@ -1,5 +1,6 @@
 import { newId } from "../shared/ids.js";
 import { assertMayMoveLabels } from "../../auth/scope.js";
+import type { Principal } from "../../auth/principal.js";
 import { AppError, badInput, notFound } from "../../errors.js";
 import { validateLabel } from "../prompts/label.service.js";
 import type { ConflictMode } from "../prompts/import.service.js";
@@ -99,7 +100,7 @@ export class BulkService {
    * once; the runner does the work. A retried request with the same idempotencyKey gets the
    * same operation back. Nothing is written when the request is invalid or too large.
    */
-  async start(command: StartBulkCommand, actor: string | null): Promise<BulkOperationRecord> {
+  async start(command: StartBulkCommand, starter: Principal): Promise<BulkOperationRecord> {
     const key = command.idempotencyKey?.trim() || null;
     if (key && key.length > 200) throw badInput("idempotencyKey", "idempotencyKey must be at most 200 characters");
     if (key) {
@@ -108,7 +109,7 @@ export class BulkService {
     }
     const params = this.params(command);
     const inputs = await this.inputs(command);
-    // The job runs later as the server: whether the starter may move these labels is decided now.
+    // Known now for these kinds: refused whole rather than item by item (the job runs with its starter's rights).
     assertMayMoveLabels(labelsSetBy(command.kind, params, inputs));
     const now = new Date();
     const op = {
@@ -120,7 +121,9 @@ export class BulkService {
       idempotencyKey: key,
       params,
       total: inputs.length,
-      createdBy: actor,
+      createdBy: starter.name,
+      createdByRole: starter.role,
+      createdByKeyId: starter.keyId,
       createdAt: now,
       updatedAt: now,
     };

@@ -20,6 +20,8 @@ interface RawOp {
   cancelRequested: number;
   error: string | null;
   createdBy: string | null;
+  createdByRole: string | null;
+  createdByKeyId: string | null;
   lastSequence: number;
   createdAt: string;
   startedAt: string | null;

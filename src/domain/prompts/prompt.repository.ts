@@ -1,5 +1,6 @@
 // Every query shape of the prompts context. Callers get plain records, never Prisma models.
 import { newId } from "../shared/ids.js";
+import { assertMayMoveLabels } from "../../auth/scope.js";
 import { Prisma } from "../../generated/prisma/client.js";
 import { TxRepository } from "../../db/tx-repository.js";
 import { applyLabelMoves, type LabelEventRecord, type LabelMove, type Tx } from "./label.repository.js";
@@ -303,10 +304,18 @@ export class PromptRepository extends TxRepository {
     return toPrompt(row);
   }
 
-  /** Deletes the prompt with its versions, tags, labels and links (foreign keys cascade). False when already gone. */
+  /**
+   * Deletes the prompt with its versions, tags, labels and links (foreign keys cascade). False when
+   * already gone. Deleting takes its labels away, so a protected one makes it an admin's call; the
+   * labels are read in the deleting transaction, so one set meanwhile is not missed.
+   */
   async delete(id: string): Promise<boolean> {
-    const { count } = await this.db.prompt.deleteMany({ where: { id } });
-    return count > 0;
+    return this.run(async (tx) => {
+      const labels = await tx.promptLabel.findMany({ where: { promptId: id }, select: { name: true } });
+      assertMayMoveLabels(labels.map((label) => label.name));
+      const { count } = await tx.prompt.deleteMany({ where: { id } });
+      return count > 0;
+    });
   }
 
   async findByNames(names: readonly string[]): Promise<PromptRecord[]> {

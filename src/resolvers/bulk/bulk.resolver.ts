@@ -22,7 +22,7 @@ export class BulkOperationResolver {
 
   @Mutation(() => BulkOperation, { description: "Starts a bulk operation; returns at once (QUEUED) and runs in the background." })
   startBulkOperation(@Arg("input", () => StartBulkOperationInput, { description: "Kind, items or filter, options." }) input: StartBulkOperationInput, @Ctx() ctx: AppContext) {
-    return this.bulk.start(input, ctx.actor);
+    return this.bulk.start(input, ctx.viewer);
   }
 
   @Mutation(() => BulkOperation, { description: "Stops a queued or running operation at the next chunk; items done stay done." })
