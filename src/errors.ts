@@ -51,10 +51,28 @@ const PASS_THROUGH_CODES = new Set([
   "RATE_LIMITED",
 ]);
 
+/**
+ * graphql-js coerces field arguments while it executes. What it refuses there is the request's
+ * fault, not ours: validation lets a nullable variable stand where a non-null argument (or input
+ * field) has a default, and an explicit null for it is only refused at this point.
+ */
+const ARGUMENT_COERCION = /^Argument "[^"]+" (?:of non-null type "[^"]+" must not be null|has invalid value )/;
+
+function isArgumentCoercionError(error: unknown): boolean {
+  const original = unwrapResolverError(error);
+  return (
+    original instanceof GraphQLError &&
+    original.originalError === undefined &&
+    original.extensions?.code === undefined &&
+    ARGUMENT_COERCION.test(original.message)
+  );
+}
+
 /** True when an error is not one the client caused or may see: it is masked and logged. */
 export function isUnexpected(error: unknown, formattedCode?: unknown): boolean {
   const original = unwrapResolverError(error);
   if (original instanceof AppError) return false;
+  if (isArgumentCoercionError(error)) return false;
   if (typeof formattedCode === "string" && PASS_THROUGH_CODES.has(formattedCode)) return false;
   if (error instanceof GraphQLError || original instanceof GraphQLError) {
     const code = (error instanceof GraphQLError ? error : (original as GraphQLError)).extensions?.code;
@@ -78,6 +96,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
       extensions: { code: original.code, ...original.details },
     };
   }
+  if (isArgumentCoercionError(error)) return { ...stripStack(formatted), extensions: { code: "BAD_USER_INPUT" } };
   if (!isUnexpected(error, formatted.extensions?.code)) return stripStack(formatted);
   return {
     message: "Internal server error",

@@ -19,7 +19,35 @@ export interface OperationGate {
   }): Promise<GraphQLError[]>;
 }
 
+/** Most variable sets remembered per document: enough for the handful a client really sends. */
+const LIMIT_RESULTS_PER_DOCUMENT = 32;
+const MAX_REMEMBERED_VARIABLES = 1_024;
+
 export function createOperationGate(schema: GraphQLSchema, access: AccessOptions, limits: OperationLimits, audit: AuditService): OperationGate {
+  // Costing an operation is most of the gate's work, and the answer depends only on the document
+  // (Apollo hands the same parsed DocumentNode for a repeated query), the operation and the variables.
+  const known = new WeakMap<DocumentNode, Map<string, GraphQLError[]>>();
+  const limitsOf = (document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined) => {
+    // Big variables (a batch of usage events) are costed each time rather than kept as keys.
+    let vars: string;
+    try {
+      vars = variables ? JSON.stringify(variables) : "";
+    } catch {
+      // Too deep to serialise: the JSON scalars refuse such a value when the variables are coerced.
+      return checkOperationLimits({ schema, document, operationName, variables, limits });
+    }
+    if (vars.length > MAX_REMEMBERED_VARIABLES) return checkOperationLimits({ schema, document, operationName, variables, limits });
+    let results = known.get(document);
+    if (!results) known.set(document, (results = new Map()));
+    const key = `${operationName ?? ""}\u0000${vars}`;
+    let errors = results.get(key);
+    if (!errors) {
+      errors = checkOperationLimits({ schema, document, operationName, variables, limits });
+      if (results.size >= LIMIT_RESULTS_PER_DOCUMENT) results.delete(results.keys().next().value!);
+      results.set(key, errors);
+    }
+    return errors;
+  };
   return {
     async check({ document, operationName, variables, principal, requestId }) {
       const refused = authorize(document, operationName, principal, access);
@@ -32,7 +60,7 @@ export function createOperationGate(schema: GraphQLSchema, access: AccessOptions
         }
         return [refused];
       }
-      return checkOperationLimits({ schema, document, operationName, variables, limits });
+      return limitsOf(document, operationName, variables);
     },
   };
 }
@@ -44,7 +72,13 @@ export function operationGatePlugin(gate: OperationGate): ApolloServerPlugin<App
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ document, request, contextValue }) {
+        async didResolveOperation({ document, request, contextValue, operation }) {
+          // Subscriptions are served over graphql-ws; over HTTP their resolvers would run without an event.
+          if (operation?.operation === "subscription") {
+            throw new GraphQLError("subscriptions are served over WebSocket (graphql-transport-ws) at this path, not over HTTP", {
+              extensions: { code: "BAD_REQUEST", http: { status: 400 } },
+            });
+          }
           const errors = await gate.check({
             document,
             operationName: request.operationName,

@@ -1,6 +1,16 @@
 import type { Server } from "node:http";
-import { CloseCode } from "graphql-ws";
-import { GraphQLError, parse, validate, specifiedRules, type GraphQLSchema, type DocumentNode, type ValidationRule } from "graphql";
+import { CloseCode, MessageType } from "graphql-ws";
+import {
+  GraphQLError,
+  getOperationAST,
+  getVariableValues,
+  parse,
+  validate,
+  specifiedRules,
+  type GraphQLSchema,
+  type DocumentNode,
+  type ValidationRule,
+} from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { Authentication } from "../auth/authenticator.js";
@@ -42,7 +52,10 @@ export interface WsServerOptions {
 export function startWsServer(options: WsServerOptions) {
   const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: options.maxPayloadBytes });
   // Registered before graphql-ws's own listener, so it sees each socket first.
-  wss.on("connection", (socket) => answerMalformedSubscribes(socket));
+  wss.on("connection", (socket) => {
+    answerMalformedSubscribes(socket);
+    quietClientFrameErrors(socket, options.logger);
+  });
 
   const formatAll = (errors: readonly GraphQLError[], requestId: string) =>
     errors.map((error) => {
@@ -97,6 +110,17 @@ export function startWsServer(options: WsServerOptions) {
         }
         const errors = validate(options.schema, document, [...specifiedRules, ...options.rules]);
         if (errors.length > 0) return errors.map((error) => withCode(error, "GRAPHQL_VALIDATION_FAILED"));
+        // graphql-ws would pick the operation and coerce variables after this hook, and GraphQL's
+        // errors from there carry no code (they would be masked as internal): do both here.
+        const operation = getOperationAST(document, payload.operationName ?? undefined);
+        if (!operation) {
+          const message = payload.operationName
+            ? `Unknown operation named "${payload.operationName}".`
+            : "Must provide operation name if query contains multiple operations.";
+          return [new GraphQLError(message, { extensions: { code: "OPERATION_RESOLUTION_FAILURE" } })];
+        }
+        const coerced = getVariableValues(options.schema, operation.variableDefinitions ?? [], payload.variables ?? {});
+        if (coerced.errors) return coerced.errors.map((error) => withCode(error, "BAD_USER_INPUT"));
         const requestId = `ws-${id}-${Math.random().toString(36).slice(2, 10)}`;
         const admission = await options.admit(principal, ctx.extra.request.socket.remoteAddress, 1);
         if (!admission.allowed) {
@@ -172,11 +196,44 @@ function answerMalformedSubscribes(socket: WebSocket): void {
   socket.on = ((event: string, listener: (...args: unknown[]) => void) => {
     if (event !== "message") return on(event as "message", listener);
     return on("message", (data: RawData, isBinary: boolean) => {
+      // graphql-ws throws on these (it never expects them from a client) and closes with 4500.
+      const type = serverOnlyType(data);
+      if (type) return socket.close(CloseCode.BadRequest, `Unexpected message of type ${type} from a client`);
       const problem = malformedSubscribe(data);
       if (!problem) return listener(data, isBinary);
       socket.send(
         JSON.stringify({ type: "error", id: problem.id, payload: [{ message: problem.message, extensions: { code: "BAD_REQUEST" } }] }),
       );
+    });
+  }) as typeof socket.on;
+}
+
+const SERVER_ONLY: ReadonlySet<unknown> = new Set([MessageType.ConnectionAck, MessageType.Next, MessageType.Error]);
+
+function serverOnlyType(data: RawData): string | null {
+  try {
+    const type = (JSON.parse(String(data)) as { type?: unknown } | null)?.type;
+    return SERVER_ONLY.has(type) ? (type as string) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A frame the client got wrong (too big, not UTF-8, not masked...) makes ws emit "error" and close
+ * with the matching code (1009, 1007, 1002). graphql-ws reports every socket error to stderr as an
+ * internal error with a stack; these are the client's, so they go to the log at debug level.
+ */
+function quietClientFrameErrors(socket: WebSocket, logger: Logger): void {
+  const on = socket.on.bind(socket);
+  socket.on = ((event: string, listener: (...args: unknown[]) => void) => {
+    if (event !== "error") return on(event as "error", listener);
+    return on("error", (error: Error & { code?: unknown }) => {
+      if (typeof error.code === "string" && error.code.startsWith("WS_ERR_")) {
+        logger.debug({ code: error.code, message: error.message }, "websocket frame refused");
+        return;
+      }
+      listener(error);
     });
   }) as typeof socket.on;
 }

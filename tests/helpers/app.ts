@@ -4,6 +4,7 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import type { GraphQLFormattedError } from "graphql";
 import { pino } from "pino";
 import { createApp, type App } from "../../src/app.js";
+import { BOOTSTRAP_ADMIN, LOCAL_ADMIN } from "../../src/auth/principal.js";
 import type { AppConfig } from "../../src/config.js";
 import { TEMPLATE_DB, TMP_ROOT } from "./paths.js";
 
@@ -62,7 +63,8 @@ export async function createTestApp(overrides: Partial<AppConfig> = {}): Promise
   const execute = async <TData, TVars>(document: TypedDocumentNode<TData, TVars>, variables?: TVars) => {
     const response = await app.apollo.executeOperation<TData>(
       { query: document, variables: variables as Record<string, unknown> | undefined },
-      { contextValue: app.createContext(`test-${++requests}`) },
+      // As the admin: tests of what each caller may do go over HTTP and WebSocket with keys.
+      { contextValue: app.createContext(`test-${++requests}`, { viewer: app.config.auth.openLocalMode ? LOCAL_ADMIN : BOOTSTRAP_ADMIN }) },
     );
     if (response.body.kind !== "single") throw new Error("incremental delivery is not expected here");
     return response.body.singleResult as Result<TData>;

@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
-import { GraphQLJSONObject } from "graphql-scalars";
+import { GraphQLJSONObject } from "../json-scalars.js";
 import type { AppContext } from "../../context.js";
 import type { AbResults } from "../../domain/ab-testing/ab-results.logic.js";
 import type { AbResultsService } from "../../domain/ab-testing/ab-results.service.js";

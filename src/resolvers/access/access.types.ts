@@ -1,4 +1,5 @@
-import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
+import { GraphQLDateTimeISO } from "graphql-scalars";
+import { GraphQLJSONObject } from "../json-scalars.js";
 import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
 import type { AuditOutcome } from "../../audit/audit.sql.js";
 import type { Role } from "../../auth/principal.js";

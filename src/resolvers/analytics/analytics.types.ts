@@ -1,4 +1,5 @@
-import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
+import { GraphQLDateTimeISO } from "graphql-scalars";
+import { GraphQLJSONObject } from "../json-scalars.js";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { PromptRef } from "../prompts/prompt.inputs.js";
 import { Prompt } from "../prompts/prompt.types.js";

@@ -1,4 +1,5 @@
-import { GraphQLDateTimeISO, GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
+import { GraphQLDateTimeISO } from "graphql-scalars";
+import { GraphQLJSON, GraphQLJSONObject } from "../json-scalars.js";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import type { BulkKind } from "../../domain/bulk/bulk.repository.js";
 import type { BulkOperationStatus } from "../../subscriptions/topics.js";

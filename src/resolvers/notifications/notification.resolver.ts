@@ -1,4 +1,5 @@
-import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
+import { GraphQLDateTimeISO } from "graphql-scalars";
+import { GraphQLJSONObject } from "../json-scalars.js";
 import { Arg, Ctx, Field, ID, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { AppContext } from "../../context.js";
 import { NotificationService } from "../../domain/notifications/notification.service.js";

@@ -1,4 +1,4 @@
-import { GraphQLJSON } from "graphql-scalars";
+import { GraphQLJSON } from "../json-scalars.js";
 import { Field, Int, ObjectType, registerEnumType } from "type-graphql";
 import { ChatRoleValues, PromptTypeValues, PromptVersion } from "./prompt.types.js";
 

@@ -1,4 +1,4 @@
-import { GraphQLJSONObject } from "graphql-scalars";
+import { GraphQLJSONObject } from "../json-scalars.js";
 import { Arg, Ctx, Field, Int, Mutation, ObjectType, Resolver, registerEnumType } from "type-graphql";
 import type { AppContext } from "../../context.js";
 import type { ConflictMode, ImportService } from "../../domain/prompts/import.service.js";

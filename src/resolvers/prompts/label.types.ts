@@ -1,4 +1,5 @@
-import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
+import { GraphQLDateTimeISO } from "graphql-scalars";
+import { GraphQLJSONObject } from "../json-scalars.js";
 import { Field, InputType, Int, ObjectType } from "type-graphql";
 import { ConnectionType } from "../shared/connection.js";
 import { PromptRef } from "./prompt.inputs.js";

@@ -1,4 +1,4 @@
-import { GraphQLJSONObject } from "graphql-scalars";
+import { GraphQLJSONObject } from "../json-scalars.js";
 import { Field, ID, InputType, Int } from "type-graphql";
 import {
   ArchiveFilterValues,

@@ -1,4 +1,5 @@
-import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
+import { GraphQLDateTimeISO } from "graphql-scalars";
+import { GraphQLJSONObject } from "../json-scalars.js";
 import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import type { PromptEventType } from "../../subscriptions/topics.js";
 import { ConnectionType } from "../shared/connection.js";
