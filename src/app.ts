@@ -192,6 +192,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     chunkMs: config.bulk.chunkMs,
     progressIntervalMs: 250,
     protectedLabels: new Set(config.auth.protectedLabels),
+    keyActive: (keyId) => apiKeys.isActive(keyId),
   }, bulkWorker);
   const bulk = new BulkService(bulkRepository, prompts, runner, bus, { maxItems: config.bulk.maxItems });
   const refinementRepository = new RefinementRepository(db);
@@ -375,16 +376,17 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         maxBodyBytes: config.maxBodyBytes,
         maxBatchOperations: config.limits.maxBatchOperations,
         available: () => migrations.ready,
-        authenticate: (req) => authenticator.fromHeader(req.headers.authorization),
+        authenticate: (req) => authenticator.fromHeader(req.headers.authorization, req),
         admit: (principal, req, cost) => admit(principal, req.socket.remoteAddress, cost),
         context: (id, viewer) => makeContext(id, { cache: true, viewer }),
         rejected: (code) => metrics.rejected(code),
       }),
       handlers: {
         "/export": createExportHandler(exporter, logger, () => migrations.ready, {
-          authenticate: (req) => authenticator.fromHeader(req.headers.authorization),
+          authenticate: (req) => authenticator.fromHeader(req.headers.authorization, req),
           // The export is every prompt: whoever may list prompts may take it.
           allowed: POLICY.Query.prompts!,
+          admit: (principal, req, cost) => admit(principal, req.socket.remoteAddress, cost),
         }),
         "/metrics": metrics.handler(),
       },
@@ -409,8 +411,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     rules,
     maxPayloadBytes: config.maxBodyBytes,
     connectionInitWaitTimeoutMs: config.limits.wsInitTimeoutMs,
-    authenticate: (params) => authenticator.fromConnectionParams(params),
-    keyRequired: authenticator.keyRequired,
+    authenticate: (params, req) => authenticator.fromConnectionParams(params, req),
     gate,
     admit,
     context: (id, viewer) => makeContext(id, { cache: false, viewer }),

@@ -161,6 +161,11 @@ const envSchema = z.object({
       if (raw === undefined || raw.trim() === "") return ["production"];
       if (raw.trim().toLowerCase() === "none") return [];
       const labels = raw.split(",").map((label) => label.trim()).filter((label) => label.length > 0);
+      // An empty list by typo (",") would silently leave production unprotected: "none" says it on purpose.
+      if (labels.length === 0) {
+        ctx.addIssue({ code: "custom", message: `PROMPT_STORE_PROTECTED_LABELS names no label (got "${raw}"); say "none" to protect none` });
+        return z.NEVER;
+      }
       const bad = labels.filter((label) => !/^[a-z0-9_-]{1,50}$/.test(label) || label === "latest");
       if (bad.length > 0) {
         ctx.addIssue({ code: "custom", message: `PROMPT_STORE_PROTECTED_LABELS must be a comma-separated list of labels (a-z, 0-9, _ and -), or "none" (got "${raw}")` });
@@ -319,6 +324,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ]);
   }
   const rate = (perSecond: number, burst: number) => (perSecond > 0 ? { perSecond, burst: Math.max(burst, 1) } : undefined);
+  // A batch takes one request per operation at once: a burst below the batch size would let it through for less.
+  for (const [name, perSecond, burst] of [
+    ["PROMPT_STORE_RATE_LIMIT_BURST", e.PROMPT_STORE_RATE_LIMIT_PER_SECOND, e.PROMPT_STORE_RATE_LIMIT_BURST],
+    ["PROMPT_STORE_ANONYMOUS_RATE_LIMIT_BURST", e.PROMPT_STORE_ANONYMOUS_RATE_LIMIT_PER_SECOND, e.PROMPT_STORE_ANONYMOUS_RATE_LIMIT_BURST],
+  ] as const) {
+    if (perSecond > 0 && burst < e.PROMPT_STORE_MAX_BATCH_OPERATIONS) {
+      throw new ConfigError([`${name} (${burst}) must be at least PROMPT_STORE_MAX_BATCH_OPERATIONS (${e.PROMPT_STORE_MAX_BATCH_OPERATIONS})`]);
+    }
+  }
   return {
     env: e.PROMPT_STORE_ENV,
     host: e.PROMPT_STORE_HOST,

@@ -239,7 +239,7 @@ describe("protected labels", () => {
     expect(labels).toContainEqual(expect.objectContaining({ name: "production", versionNumber: 1 }));
   });
 
-  it("lets an A/B test's auto-promotion move it, while a manual promotion needs an admin", async () => {
+  it("lets an A/B test's auto-promotion move it; starting such a test and promoting by hand need an admin", async () => {
     const name = await newPrompt();
     await http.gql(ADMIN_KEY, SetLabelDocument, { input: { prompt: { name }, label: "production", version: 1 } });
     const input = {
@@ -253,15 +253,18 @@ describe("protected labels", () => {
       minSamplePerVariant: 30,
     };
     const manual = (await http.gql(keys.EDITOR.secret, CreateAbTestDocument, { input })).data!.createAbTest;
-    await http.gql(keys.EDITOR.secret, StartAbTestDocument, { id: manual.id });
+    // Running a test on production changes what production serves: an admin starts it.
+    const editorStart = await http.gql(keys.EDITOR.secret, StartAbTestDocument, { id: manual.id });
+    expect(editorStart.errors![0]!.extensions).toMatchObject({ code: "FORBIDDEN", labels: ["production"] });
+    await http.gql(keys.ADMIN.secret, StartAbTestDocument, { id: manual.id });
     const refused = await http.gql(keys.EDITOR.secret, CompleteAbTestDocument, { id: manual.id, winner: 1, promote: true });
     expect(errorCodes(refused)).toEqual(["FORBIDDEN"]);
     expect((await http.gql(ADMIN_KEY, GetAbTestDocument, { id: manual.id })).data!.abTest!.status).toBe("RUNNING");
     await http.gql(keys.EDITOR.secret, CompleteAbTestDocument, { id: manual.id, winner: 1, promote: false });
 
-    // Auto-promotion: set up by an editor, fed by an application's SERVICE key.
+    // Auto-promotion: set up by an editor, started by an admin, fed by an application's SERVICE key.
     const auto = (await http.gql(keys.EDITOR.secret, CreateAbTestDocument, { input: { ...input, autoPromote: true } })).data!.createAbTest;
-    await http.gql(keys.EDITOR.secret, StartAbTestDocument, { id: auto.id });
+    await http.gql(keys.ADMIN.secret, StartAbTestDocument, { id: auto.id });
     const outcomes = [];
     for (let i = 0; i < 200; i++) {
       const subjectKey = `s${i}`;

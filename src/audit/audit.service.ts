@@ -51,13 +51,16 @@ export class AuditService {
     return result;
   }
 
-  /** Mutations refused before they ran (role, limits): recorded as DENIED. */
-  async denied(principal: Principal, operations: string[], requestId: string, errorCode: string): Promise<void> {
-    const occurredAt = new Date();
-    for (const operation of operations) {
-      const audit: PendingAudit = { occurredAt, operation, target: null, requestId, details: null, state: "closed", id: null };
-      await this.insert(audit, principal, "DENIED", errorCode);
-    }
+  /**
+   * A mutation refused for its caller's role: one DENIED entry per operation, naming its fields.
+   * (Callers without a key are not recorded: they are counted in /metrics, and could otherwise
+   * fill the log for free.)
+   */
+  async denied(principal: Principal, fields: string[], requestId: string, errorCode: string): Promise<void> {
+    const operation = fields.join(", ").slice(0, 200);
+    const details = fields.length > 1 ? JSON.stringify({ fields }) : null;
+    const audit: PendingAudit = { occurredAt: new Date(), operation, target: null, requestId, details, state: "closed", id: null };
+    await this.insert(audit, principal, "DENIED", errorCode);
   }
 
   async list(filter: AuditFilter, first: number | null | undefined, after: string | null | undefined) {

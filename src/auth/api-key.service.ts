@@ -41,7 +41,9 @@ type Verified = { ok: true; principal: Principal } | { ok: false; reason: "unkno
  */
 export class ApiKeyService {
   private readonly adminKeyHash: Buffer | undefined;
-  private readonly verified: LruMap<string, ApiKeyRecord | null>;
+  private readonly verified: LruMap<string, ApiKeyRecord>;
+  /** Moves with every revocation: a lookup that started before one must not cache what it read. */
+  private generation = 0;
   private readonly uses = new Map<string, Date>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
@@ -104,22 +106,31 @@ export class ApiKeyService {
     // Not of our shape: no need to ask the database (and no cache entry for junk).
     if (!SECRET.test(secret)) return { ok: false, reason: "unknown" };
     const hex = hash.toString("hex");
-    let key = this.verified.get(hex)?.value;
+    let key: ApiKeyRecord | null | undefined = this.verified.get(hex)?.value;
     if (key === undefined) {
+      const generation = this.generation;
       key = await this.repository.byHash(hex);
-      this.verified.set(hex, key);
+      // Unknown secrets are not kept: random ones would push real keys out of the cache.
+      if (key && generation === this.generation) this.verified.set(hex, key);
     }
     if (!key) return { ok: false, reason: "unknown" };
     if (key.revokedAt) return { ok: false, reason: "revoked" };
     const now = new Date();
     if (key.expiresAt && key.expiresAt <= now) return { ok: false, reason: "expired" };
     this.uses.set(key.id, now);
-    return { ok: true, principal: { kind: "key", name: key.name, role: key.role, keyId: key.id } };
+    return { ok: true, principal: { kind: "key", name: key.name, role: key.role, keyId: key.id, expiresAt: key.expiresAt } };
+  }
+
+  /** Whether a key exists, is not revoked and has not expired (bulk jobs run with a key's rights). */
+  async isActive(keyId: string): Promise<boolean> {
+    const key = await this.repository.byId(keyId);
+    return !!key && !key.revokedAt && !(key.expiresAt && key.expiresAt <= new Date());
   }
 
   /** A revoked key (from this instance or another, by event) is looked up again on next use. */
   forget(keyId: string): void {
-    this.verified.deleteWhere((key) => key?.id === keyId);
+    this.generation++;
+    this.verified.deleteWhere((key) => key.id === keyId);
   }
 
   /** Writes pending last-use times (also at shutdown). */

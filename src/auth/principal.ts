@@ -12,6 +12,8 @@ export interface Principal {
   name: string | null;
   role: Role | null;
   keyId: string | null;
+  /** When the key stops working (long-lived sockets are closed then). */
+  expiresAt?: Date | null;
 }
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: "anonymous", name: null, role: null, keyId: null });

@@ -68,14 +68,14 @@ export function claimAudit(): { audit: PendingAudit; principal: Principal; settl
  * is written, so no path around it exists. Outside any scope (the server's own start-up work)
  * there is no caller to refuse.
  */
-export function assertMayMoveLabels(labels: Iterable<string>): void {
+export function assertMayMoveLabels(labels: Iterable<string>, doing = "move it"): void {
   const scope = storage.getStore();
   if (!scope?.protectedLabels || scope.principal.role === "ADMIN" || scope.principal.kind === "system") return;
   const protectedOnes = [...new Set(labels)].filter((label) => scope.protectedLabels!.has(label));
   if (protectedOnes.length === 0) return;
   throw new AppError(
     "FORBIDDEN",
-    `label ${protectedOnes.join(", ")} is protected: only an ADMIN key (or an A/B test's auto-promotion) may move it`,
+    `label ${protectedOnes.join(", ")} is protected: only an ADMIN key (or an A/B test's auto-promotion) may ${doing}`,
     { field: "label", labels: protectedOnes, role: scope.principal.role },
   );
 }

@@ -52,9 +52,9 @@ export function createOperationGate(schema: GraphQLSchema, access: AccessOptions
     async check({ document, operationName, variables, principal, requestId }) {
       const refused = authorize(document, operationName, principal, access);
       if (refused) {
-        // A refused mutation is an attempt worth keeping.
+        // A key's refused mutation is an attempt worth keeping.
         const operation = selectOperation(document, operationName);
-        if (operation?.operation === "mutation") {
+        if (operation?.operation === "mutation" && principal.role) {
           const fields = [...rootFields(document, operation)].filter((f) => !f.startsWith("__"));
           await audit.denied(principal, fields, requestId, String(refused.extensions.code));
         }

@@ -1,11 +1,11 @@
 import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Authentication } from "../auth/authenticator.js";
-import type { Role } from "../auth/principal.js";
+import { ANONYMOUS, type Principal, type Role } from "../auth/principal.js";
 import type { ExportService } from "../domain/prompts/export.service.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { sendJsonError } from "./graphql-handler.js";
+import { refuseRateLimited, sendJsonError, type Admission } from "./graphql-handler.js";
 
 const ARCHIVED = new Set(["ACTIVE", "ARCHIVED", "ALL"]);
 
@@ -17,7 +17,11 @@ export function createExportHandler(
   exporter: ExportService,
   logger: Logger,
   available: () => boolean,
-  access: { authenticate: (req: IncomingMessage) => Promise<Authentication>; allowed: readonly Role[] },
+  access: {
+    authenticate: (req: IncomingMessage) => Promise<Authentication>;
+    allowed: readonly Role[];
+    admit: (principal: Principal, req: IncomingMessage, cost: number) => Promise<Admission>;
+  },
 ) {
   return async (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -26,6 +30,8 @@ export function createExportHandler(
     }
     if (!available()) return sendJsonError(res, 503, "SERVICE_UNAVAILABLE", "the database is not migrated yet; see /ready");
     const authentication = await access.authenticate(req);
+    const admission = await access.admit(authentication.ok ? authentication.principal : ANONYMOUS, req, 1);
+    if (!admission.allowed) return refuseRateLimited(res, requestId, admission.retryAfterMs, authentication.ok && authentication.principal.keyId ? "API key" : "client");
     if (!authentication.ok) {
       return sendJsonError(res, 401, "UNAUTHENTICATED", authentication.message, { "www-authenticate": 'Bearer realm="prompt-store"', "x-request-id": requestId });
     }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Authentication } from "../auth/authenticator.js";
-import type { Principal } from "../auth/principal.js";
+import { ANONYMOUS, type Principal } from "../auth/principal.js";
 import type { AppContext } from "../context.js";
 
 /** A request may go ahead, or must wait `retryAfterMs`. */
@@ -35,6 +35,20 @@ export function sendJsonError(
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers }).end(body);
 }
 
+/** 429 with Retry-After, in the GraphQL error shape. */
+export function refuseRateLimited(res: ServerResponse, requestId: string, retryAfterMs: number, who: string, rejected?: (code: string) => void) {
+  rejected?.("RATE_LIMITED");
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return sendJsonError(
+    res,
+    429,
+    "RATE_LIMITED",
+    `too many requests for this ${who}; retry in ${seconds} s`,
+    { "retry-after": String(seconds), "x-request-id": requestId },
+    { retryAfterMs },
+  );
+}
+
 /** GraphQL over HTTP (GET and POST) through Apollo Server, on plain node:http. */
 export function createGraphQLHandler(
   apollo: ApolloServer<AppContext>,
@@ -59,6 +73,9 @@ export function createGraphQLHandler(
     }
     const authentication = await options.authenticate(req);
     if (!authentication.ok) {
+      // Guessing keys costs the guesser's address its anonymous budget.
+      const admission = await options.admit(ANONYMOUS, req, 1);
+      if (!admission.allowed) return refuseRateLimited(res, requestId, admission.retryAfterMs, "client", options.rejected);
       options.rejected?.("UNAUTHENTICATED");
       // Before the body is read: a caller with a bad key gets nothing else from us.
       return sendJsonError(res, 401, "UNAUTHENTICATED", authentication.message, {
@@ -115,18 +132,7 @@ export function createGraphQLHandler(
       );
     }
     const admission = await options.admit(principal, req, Math.max(operations, 1));
-    if (!admission.allowed) {
-      options.rejected?.("RATE_LIMITED");
-      const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
-      return sendJsonError(
-        res,
-        429,
-        "RATE_LIMITED",
-        `too many requests for this ${principal.keyId ? "API key" : "client"}; retry in ${seconds} s`,
-        { "retry-after": String(seconds), "x-request-id": requestId },
-        { retryAfterMs: admission.retryAfterMs },
-      );
-    }
+    if (!admission.allowed) return refuseRateLimited(res, requestId, admission.retryAfterMs, principal.keyId ? "API key" : "client", options.rejected);
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search: url.search, body },
       context: async () => options.context(requestId, principal),

@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import { CloseCode, MessageType } from "graphql-ws";
 import {
   GraphQLError,
@@ -32,10 +32,8 @@ export interface WsServerOptions {
   maxPayloadBytes: number;
   /** How long a socket may stay without connection_init (then 4408). */
   connectionInitWaitTimeoutMs: number;
-  /** connection_init's payload -> who the socket acts as. */
-  authenticate: (connectionParams: Readonly<Record<string, unknown>> | undefined) => Promise<Authentication>;
-  /** Whether a socket without a key is refused (4401): anything but open local mode. */
-  keyRequired: boolean;
+  /** connection_init's payload (and the upgrade request) -> who the socket acts as; one without a role is refused (4401). */
+  authenticate: (connectionParams: Readonly<Record<string, unknown>> | undefined, request: IncomingMessage) => Promise<Authentication>;
   /** The same role check and limits as HTTP, per subscribe. */
   gate: OperationGate;
   /** The same rate limit as HTTP: each subscribe takes one request. */
@@ -69,6 +67,9 @@ export function startWsServer(options: WsServerOptions) {
   // Who each socket acts as, from its connection_init; by key, so a revoked key's sockets can be closed.
   const principals = new WeakMap<WebSocket, Principal>();
   const byKey = new Map<string, Set<WebSocket>>();
+  // Keys revoked lately: a connection_init verified just before a revocation must not slip in after it.
+  const revoked = new Set<string>();
+  const forbid = (socket: WebSocket, reason: string) => socket.close(CloseCode.Forbidden, truncateReason(reason));
 
   const disposable = useServer<Record<string, unknown>>(
     {
@@ -76,14 +77,18 @@ export function startWsServer(options: WsServerOptions) {
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
-        const authentication = await options.authenticate(ctx.connectionParams);
+        const authentication = await options.authenticate(ctx.connectionParams, ctx.extra.request);
         if (!authentication.ok) {
-          socket.close(CloseCode.Forbidden, truncateReason(authentication.message));
+          forbid(socket, authentication.message);
           return false;
         }
         const principal = authentication.principal;
-        if (!principal.role && options.keyRequired) {
+        if (!principal.role) {
           socket.close(CloseCode.Unauthorized, "an API key is required: connection_init payload { apiKey } or { authorization: \"Bearer <key>\" }");
+          return false;
+        }
+        if (principal.keyId && revoked.has(principal.keyId)) {
+          forbid(socket, "API key revoked");
           return false;
         }
         principals.set(socket, principal);
@@ -96,12 +101,21 @@ export function startWsServer(options: WsServerOptions) {
             if (sockets.size === 0 && byKey.get(principal.keyId!) === sockets) byKey.delete(principal.keyId!);
           });
         }
+        if (principal.expiresAt) closeAtExpiry(socket, principal.expiresAt);
         return true;
       },
       onSubscribe: async (ctx, id, payload) => {
-        const principal = principals.get(ctx.extra.socket);
+        const socket = ctx.extra.socket;
         // graphql-ws only calls onSubscribe after a successful connection_init.
-        if (!principal) return [new GraphQLError("not authenticated", { extensions: { code: "UNAUTHENTICATED" } })];
+        if (!principals.has(socket)) return [new GraphQLError("not authenticated", { extensions: { code: "UNAUTHENTICATED" } })];
+        // The key is checked again for each operation (a lookup in memory, mostly): a socket lives
+        // long, and a revocation event from another instance may have been missed.
+        const again = await options.authenticate(ctx.connectionParams, ctx.extra.request);
+        if (!again.ok) {
+          forbid(socket, again.message);
+          return [new GraphQLError(again.message, { extensions: { code: "UNAUTHENTICATED" } })];
+        }
+        const principal = again.principal;
         let document: DocumentNode;
         try {
           document = parse(payload.query);
@@ -156,7 +170,9 @@ export function startWsServer(options: WsServerOptions) {
     wss,
     /** Closes every socket that authenticated with this key (it was revoked). */
     closeKey(keyId: string) {
-      for (const socket of byKey.get(keyId) ?? []) socket.close(CloseCode.Forbidden, "API key revoked");
+      revoked.add(keyId);
+      if (revoked.size > 10_000) revoked.delete(revoked.values().next().value!);
+      for (const socket of byKey.get(keyId) ?? []) forbid(socket, "API key revoked");
       byKey.delete(keyId);
     },
     /** Closes every socket with 1001 (going away) and stops accepting new ones. */
@@ -166,6 +182,19 @@ export function startWsServer(options: WsServerOptions) {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** Closes a socket when its key expires (timers re-armed past setTimeout's ~24.8-day limit). */
+function closeAtExpiry(socket: WebSocket, expiresAt: Date): void {
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const left = expiresAt.getTime() - Date.now();
+    if (left <= 0) return socket.close(CloseCode.Forbidden, "API key expired");
+    timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+    timer.unref();
+  };
+  arm();
+  socket.once("close", () => clearTimeout(timer));
 }
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>

@@ -1,4 +1,5 @@
 import { AppError, badInput, notFound } from "../../errors.js";
+import { assertMayMoveLabels } from "../../auth/scope.js";
 import type { EventBus } from "../../subscriptions/pubsub.js";
 import type { AbTestEventType } from "../../subscriptions/topics.js";
 import { LATEST, validateLabel, type LabelService } from "../prompts/label.service.js";
@@ -162,6 +163,9 @@ export class AbTestService {
 
   private async activate(id: string, from: "DRAFT" | "PAUSED", type: AbTestEventType, data: { startedAt?: Date; pausedAt?: null }): Promise<AbTestRecord> {
     const test = await this.get(id);
+    // A running test decides what its label serves (and may promote a version to it): on a
+    // protected label, that is an admin's decision; the auto-promotion it leads to then is not.
+    assertMayMoveLabels([test.label], "start or resume a test that serves it");
     const started = await this.repo.transaction(async (repo) => {
       const others = (await repo.byLabel(test.promptId, test.label, ["RUNNING", "PAUSED"])).filter((t) => t.id !== id);
       if (others.length > 0) {

@@ -162,7 +162,14 @@ export class BulkRepository {
   }
 
   /** Failed items go back to PENDING for a new attempt; the operation is queued again. */
-  async resetFailed(id: string): Promise<number> {
+  /** The inputs of the failed items (what a retry would run again). */
+  async failedInputs(id: string): Promise<Record<string, unknown>[]> {
+    const rows = await this.db.bulkOperationItem.findMany({ where: { operationId: id, status: "FAILED" }, select: { input: true } });
+    return rows.map((row) => JSON.parse(row.input) as Record<string, unknown>);
+  }
+
+  /** Puts the failed items back to PENDING for another attempt, run with `rights` (the retrier's). */
+  async resetFailed(id: string, rights: { role: string | null; keyId: string | null }): Promise<number> {
     return this.db.$transaction(async (tx) => {
       const { count } = await tx.bulkOperationItem.updateMany({
         where: { operationId: id, status: "FAILED" },
@@ -179,6 +186,8 @@ export class BulkRepository {
           error: null,
           finishedAt: null,
           updatedAt: new Date(),
+          createdByRole: rights.role,
+          createdByKeyId: rights.keyId,
         },
       });
       return count;

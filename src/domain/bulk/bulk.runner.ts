@@ -24,6 +24,8 @@ export interface RunnerOptions {
   progressIntervalMs: number;
   /** PROMPT_STORE_PROTECTED_LABELS: the job's items are held to them as its starter's requests are. */
   protectedLabels?: ReadonlySet<string>;
+  /** Whether an API key still works (a job whose key was revoked or expired is not run). */
+  keyActive?: (keyId: string) => Promise<boolean>;
 }
 
 /**
@@ -112,9 +114,15 @@ export class BulkRunner {
     for (let id = this.queue.shift(); id !== undefined && !this.stopping; id = this.queue.shift()) {
       try {
         const op = await this.repo.findById(id);
+        if (!op) continue;
+        // A job runs with the rights of a key: once that key is revoked or expired, it stops.
+        if (op.createdByKeyId && this.options.keyActive && !(await this.options.keyActive(op.createdByKeyId))) {
+          if (op.status === "QUEUED" || op.status === "RUNNING") await this.end(op, "FAILED", "the API key it runs with was revoked or has expired; retry it with a valid key");
+          continue;
+        }
         // With its starter's rights, so that an item moving (or deleting) a protected label fails
         // as it would have in a request; jobs from before access control run as the server.
-        if (op) await runAs(starterOf(op), () => this.runOperation(id), { protectedLabels: this.options.protectedLabels });
+        await runAs(starterOf(op), () => this.runOperation(id), { protectedLabels: this.options.protectedLabels });
       } catch (error) {
         this.logger.error({ err: error, operationId: id }, "bulk operation crashed");
         const op = await this.repo.findById(id);

@@ -159,13 +159,15 @@ export class BulkService {
   }
 
   /** Runs only the failed items again, as a new attempt of the same operation. */
-  async retry(id: string): Promise<BulkOperationRecord> {
+  /** Runs the failed items again, with the rights of whoever retries (not of the first starter). */
+  async retry(id: string, retrier: Principal): Promise<BulkOperationRecord> {
     const op = await this.get(id);
     if (op.status === "QUEUED" || op.status === "RUNNING") {
       throw new AppError("FAILED_PRECONDITION", `operation ${id} is still ${op.status}`, { field: "id", status: op.status });
     }
     if (op.failed === 0) throw new AppError("FAILED_PRECONDITION", `operation ${id} has no failed items to retry`, { field: "id" });
-    await this.repo.resetFailed(id);
+    assertMayMoveLabels(labelsSetBy(op.kind, op.params, op.kind === "IMPORT" ? await this.repo.failedInputs(id) : []));
+    await this.repo.resetFailed(id, { role: retrier.role, keyId: retrier.keyId });
     const queued = await this.get(id);
     this.runner.enqueue(id);
     return queued;

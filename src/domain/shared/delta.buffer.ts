@@ -51,33 +51,39 @@ export class DeltaBuffer<V> {
     }
   }
 
-  /** Writes what is pending; resolves when it is stored. */
+  /**
+   * Writes what is pending; resolves when it is stored. The write belongs to no request, also when
+   * a request asks for it (recordAbTestOutcomes flushes exposures first): it must not carry that
+   * request's audit entry, which belongs with the request's own change.
+   */
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.writing = this.writing.then(async () => {
-      if (this.pending.size === 0) return;
-      const batch = this.pending;
-      this.pending = new Map();
-      const values = [...batch.values()];
-      try {
-        await this.options.write(values);
-      } catch (error) {
-        for (const [key, value] of batch) {
-          const newer = this.pending.get(key);
-          if (newer) this.options.merge(value, newer);
-          this.pending.set(key, value);
-        }
-        this.logger.warn({ err: error, rows: batch.size }, `writing ${this.options.what} failed; retrying`);
-        if (!this.stopped && !this.timer) {
-          this.timer = detached(() => setTimeout(() => void this.flush(), this.intervalMs));
-          this.timer.unref();
-        }
-        return;
-      }
-      this.options.onWritten?.(values);
-    });
+    this.writing = this.writing.then(() => detached(() => this.writePending()));
     return this.writing;
+  }
+
+  private async writePending(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    const values = [...batch.values()];
+    try {
+      await this.options.write(values);
+    } catch (error) {
+      for (const [key, value] of batch) {
+        const newer = this.pending.get(key);
+        if (newer) this.options.merge(value, newer);
+        this.pending.set(key, value);
+      }
+      this.logger.warn({ err: error, rows: batch.size }, `writing ${this.options.what} failed; retrying`);
+      if (!this.stopped && !this.timer) {
+        this.timer = detached(() => setTimeout(() => void this.flush(), this.intervalMs));
+        this.timer.unref();
+      }
+      return;
+    }
+    this.options.onWritten?.(values);
   }
 
   get size(): number {

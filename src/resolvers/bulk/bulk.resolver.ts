@@ -31,8 +31,8 @@ export class BulkOperationResolver {
   }
 
   @Mutation(() => BulkOperation, { description: "Runs the failed items of a finished operation again, as a new attempt." })
-  retryBulkOperation(@Arg("id", () => ID, { description: "The operation." }) id: string) {
-    return this.bulk.retry(id);
+  retryBulkOperation(@Arg("id", () => ID, { description: "The operation." }) id: string, @Ctx() ctx: AppContext) {
+    return this.bulk.retry(id, ctx.viewer);
   }
 
   @Query(() => BulkOperation, { nullable: true, description: "One bulk operation; NOT_FOUND when there is none." })
