@@ -31,7 +31,16 @@ export async function startServer(env: Record<string, string>): Promise<Server> 
   const child = spawn("taskset", ["-c", "0", process.execPath, join(ROOT, "dist/main.js")], {
     cwd: ROOT,
     // BENCH_SERVER_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=..." profiles the server only.
-    env: { ...process.env, PROMPT_STORE_PORT: "0", PROMPT_STORE_LOG_LEVEL: "info", ...env, ...(process.env.BENCH_SERVER_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS }) },
+    // Rate limits off: a benchmark is one client asking for as much as the server gives.
+    env: {
+      ...process.env,
+      PROMPT_STORE_PORT: "0",
+      PROMPT_STORE_LOG_LEVEL: "info",
+      PROMPT_STORE_RATE_LIMIT_PER_SECOND: "0",
+      PROMPT_STORE_ANONYMOUS_RATE_LIMIT_PER_SECOND: "0",
+      ...env,
+      ...(process.env.BENCH_SERVER_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS }),
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   // Request logs are not printed at info level; the pipe must still be drained.

@@ -32,7 +32,10 @@ import { codes, createTestApp, type TestApp } from "./helpers/app.js";
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await createTestApp();
+  // Nothing protected: these tests are about serving and statistics. A test on a protected label
+  // fixes its label-named variants when it starts (tests/auth-hardening.test.ts), which the
+  // label-following cases below would not see.
+  t = await createTestApp({ auth: { openLocalMode: true, protectedLabels: [], anonymousIntrospection: false } });
 });
 afterAll(() => t.close());
 

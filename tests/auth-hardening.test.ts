@@ -7,6 +7,11 @@ import WebSocket from "ws";
 import { loadConfig } from "../src/config.js";
 import {
   ArchivePromptDocument,
+  CompleteAbTestDocument,
+  CreateAbTestDocument,
+  ResolvePromptDocument,
+  SetLabelDocument,
+  StartAbTestDocument,
   AuditLogDocument,
   CreateApiKeyDocument,
   CreatePromptDocument,
@@ -29,7 +34,10 @@ let http: ReturnType<typeof httpClient>;
 beforeAll(async () => {
   t = await createTestApp({
     auth: { adminKey: ADMIN_KEY, openLocalMode: false, protectedLabels: ["production"], anonymousIntrospection: false },
-    limits: { ...TEST_LIMITS, anonymousRateLimit: { perSecond: 0.5, burst: 5 } },
+    // Next to no refill (one request per 100 s): what the tests below take stays taken, however slow the machine.
+    limits: { ...TEST_LIMITS, anonymousRateLimit: { perSecond: 0.01, burst: 10 } },
+    // Small chunks: a job spans many, so a revocation lands between two of them.
+    bulk: { maxItems: 20_000, chunkSize: 10, chunkMs: 50 },
   });
   port = await t.app.listen();
   http = httpClient(port);
@@ -173,6 +181,35 @@ describe("bulk jobs and protected labels", () => {
     expect(labels).not.toContain("production");
   });
 
+  it("stops a running job at its next chunk when its key is revoked, and names the retrier in what a retry does", async () => {
+    const editor = await newKey("EDITOR");
+    const items = Array.from({ length: 3_000 }, (_, i) => ({ name: `hardening/many-${Date.now()}-${i}`, content: "x" }));
+    const job = (await http.gql(editor.secret, StartBulkDocument, { input: { kind: "CREATE_PROMPTS", items } })).data!.startBulkOperation;
+    for (let i = 0; i < 200; i++) {
+      const op = (await http.gql(ADMIN_KEY, GetBulkDocument, { id: job.id })).data!.bulkOperation!;
+      if (op.processed > 0) break;
+      await sleep(5);
+    }
+    await http.gql(ADMIN_KEY, RevokeApiKeyDocument, { id: editor.id });
+    await t.app.services.runner.idle();
+    const after = (await http.gql(ADMIN_KEY, GetBulkDocument, { id: job.id })).data!.bulkOperation!;
+    expect(after).toMatchObject({ status: "FAILED", error: expect.stringMatching(/revoked or has expired/) });
+    expect(after.succeeded).toBeLessThan(3_000);
+
+    // The admin's failed SET_LABEL staging job, retried by an editor, is recorded as the editor's move.
+    const name = `hardening/runby-${Date.now()}`;
+    await http.gql(ADMIN_KEY, CreatePromptDocument, { input: { name, content: "v1" } });
+    await http.gql(ADMIN_KEY, ArchivePromptDocument, { prompt: { name } });
+    const setLabel = (await http.gql(ADMIN_KEY, StartBulkDocument, { input: { kind: "SET_LABEL", label: "staging", items: [{ prompt: { name } }] } })).data!.startBulkOperation;
+    await t.app.services.runner.idle();
+    const mallory = await newKey("EDITOR");
+    await http.gql(mallory.secret, RestorePromptDocument, { prompt: { name } });
+    expect((await http.gql(mallory.secret, RetryBulkDocument, { id: setLabel.id })).errors).toBeUndefined();
+    await t.app.services.runner.idle();
+    const history = (await http.gql(ADMIN_KEY, LabelsDocument, { name })).data!.prompt!.labelHistory.nodes;
+    expect(history[0]).toMatchObject({ label: "staging", actor: expect.stringMatching(/^EDITOR /) });
+  });
+
   it("stops a job whose key was revoked before it ran", async () => {
     const editor = await newKey("EDITOR");
     // Hold the runner so the job is still queued when the key goes.
@@ -198,6 +235,36 @@ describe("bulk jobs and protected labels", () => {
   });
 });
 
+describe("A/B tests on protected labels", () => {
+  it("serve and promote the versions the admin started them with, whatever labels move later", async () => {
+    const name = `hardening/ab-${Date.now()}`;
+    await http.gql(ADMIN_KEY, CreatePromptDocument, { input: { name, content: "v1" } });
+    await http.gql(ADMIN_KEY, UpdatePromptDocument, { prompt: { name }, input: { content: "v2" } });
+    await http.gql(ADMIN_KEY, SetLabelDocument, { input: { prompt: { name }, label: "production", version: 1 } });
+    const editor = await newKey("EDITOR");
+    const input = {
+      name: "moving target",
+      prompt: { name },
+      variants: [
+        { name: "control", label: "production", weight: 1 },
+        { name: "new", label: "latest", weight: 1 },
+      ],
+      metric: "CONVERSION" as const,
+    };
+    const test = (await http.gql(editor.secret, CreateAbTestDocument, { input })).data!.createAbTest;
+    const started = (await http.gql(ADMIN_KEY, StartAbTestDocument, { id: test.id })).data!.startAbTest;
+    expect(started.variants.map((v) => v.versionNumber)).toEqual([1, 2]);
+    // The editor saves a version 3: `latest` moves, the running test does not.
+    await http.gql(editor.secret, UpdatePromptDocument, { prompt: { name }, input: { content: "v3 unreviewed" } });
+    const served = new Set<string>();
+    for (let i = 0; i < 30; i++) served.add((await http.gql(editor.secret, ResolvePromptDocument, { name, subjectKey: `s${i}`, label: "production" })).data!.resolvePrompt.text ?? "");
+    expect([...served].sort()).toEqual(["v1", "v2"]);
+    await http.gql(ADMIN_KEY, CompleteAbTestDocument, { id: test.id, winner: 1, promote: true });
+    const labels = (await http.gql(ADMIN_KEY, LabelsDocument, { name })).data!.prompt!.labels;
+    expect(labels).toContainEqual(expect.objectContaining({ name: "production", versionNumber: 2 }));
+  });
+});
+
 describe("denials and budgets", () => {
   it("records a key's refused mutation once per operation, and nothing for callers without a key", async () => {
     const viewer = await newKey("VIEWER");
@@ -211,8 +278,11 @@ describe("denials and budgets", () => {
     expect((await http.gql(ADMIN_KEY, AuditLogDocument, { filter: { outcome: "DENIED" } })).data!.auditLog.totalCount).toBe(before);
   });
 
-  it("charges wrong keys to the caller's address, and rate-limits /export", async () => {
-    // Wrong keys are 401 while the address has anonymous budget left (5 at once here), then 429.
+  it("charges wrong keys to the caller's address, over WebSocket too, and rate-limits /export", async () => {
+    // A wrong key over WebSocket is refused (and takes one request of the address's budget, as over HTTP).
+    const guess = await wsSession(port, { apiKey: `psk_${"w".repeat(43)}` });
+    expect(guess.closed()?.code).toBe(4403);
+    // Wrong keys are 401 while the address has anonymous budget left (10, minus what earlier tests took), then 429.
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) statuses.push((await http.raw(`psk_${String(i).repeat(43).slice(0, 43)}`, "{ __typename }")).status);
     expect(new Set(statuses)).toEqual(new Set([401, 429]));

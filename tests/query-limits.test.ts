@@ -344,3 +344,23 @@ function sample(schema: GraphQLSchema, type: GraphQLInputType, name: string): un
   }
   throw new Error(`no sample for ${String(type)}`);
 }
+
+describe("variables that cannot change the cost", () => {
+  it("are not coerced for costing, while page sizes and directives given by variables still count", async () => {
+    const schema = await getSchema();
+    const document = parse(`mutation ($events: [UsageEventInput!]!, $n: Int, $skip: Boolean!) {
+      recordUsage(events: $events) { accepted }
+      prompts: __typename
+    }
+    query Paged($n: Int, $skip: Boolean!, $filter: PromptFilter) { prompts(first: $n, filter: $filter) @skip(if: $skip) { nodes { name } } }`);
+    // A value that would not even coerce: it is not looked at.
+    const events = [{ prompt: "not an object" }];
+    expect(() => operationComplexity(schema, document, null, { events, n: 5, skip: false })).toThrow(); // two operations, no name
+    const mutation = parse(`mutation ($events: [UsageEventInput!]!) { recordUsage(events: $events) { accepted } }`);
+    expect(operationComplexity(schema, mutation, null, { events })).toBeGreaterThan(0);
+    const small = operationComplexity(schema, document, "Paged", { n: 5, skip: false, filter: { tags: 42 } });
+    const big = operationComplexity(schema, document, "Paged", { n: 50, skip: false, filter: { tags: 42 } });
+    expect(big).toBeGreaterThan(small * 5);
+    expect(operationComplexity(schema, document, "Paged", { n: 50, skip: true })).toBe(0);
+  });
+});

@@ -80,6 +80,11 @@ export function assertMayMoveLabels(labels: Iterable<string>, doing = "move it")
   );
 }
 
+/** Whether a label is protected for the operation running now (false outside any). */
+export function isProtectedLabel(label: string): boolean {
+  return storage.getStore()?.protectedLabels?.has(label) ?? false;
+}
+
 /**
  * Runs `fn` outside any operation scope: for timers a request happens to arm (write-behind
  * buffers, debounced evaluations), whose work belongs to no request and must not write that

@@ -18,6 +18,10 @@ import {
   type OperationDefinitionNode,
   type SelectionNode,
   type SelectionSetNode,
+  type ArgumentNode,
+  type DirectiveNode,
+  type ValueNode,
+  visit,
 } from "graphql";
 import type { ComplexityEstimator } from "graphql-query-complexity";
 
@@ -155,18 +159,65 @@ function costOf(
   // The library sums every operation when given no name and fails on an anonymous one when given
   // a name, so it gets a document holding just the chosen operation and the fragments it reaches
   // (the library walks every definition it is given: a shared file of fragments costs time).
-  const query: DocumentNode = {
-    kind: Kind.DOCUMENT,
-    definitions: [operation, ...reachableFragments(operation, fragments)],
-  };
+  const reachable = reachableFragments(operation, fragments);
+  // Without a JSON scalar to stand in for them, every variable is coerced (slower, same answer).
+  const { costed, values } = schema.getType("JSON") ? withCostVariablesOnly(operation, reachable, variables ?? {}) : { costed: operation, values: variables ?? {} };
+  const query: DocumentNode = { kind: Kind.DOCUMENT, definitions: [costed, ...reachable] };
   return getComplexity({
     schema,
     query,
-    variables: variables ?? {},
+    variables: values,
     // Above what sumOverSelections admitted, so the library never stops half-way on its own.
     maxQueryNodes: MAX_COSTED_SELECTIONS + 1,
     estimators: [pageEstimator(schema), fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
   });
+}
+
+/**
+ * The library coerces every variable of the operation before costing it; for a batch of 500 usage
+ * events that doubled the cost of the request. Only variables given to page arguments or to
+ * directives (@skip, @include) can change the cost: the others are declared as JSON and passed as 0,
+ * a value GraphQL hands on as it is (a variable's value is not coerced again where it is used).
+ */
+function withCostVariablesOnly(
+  operation: OperationDefinitionNode,
+  fragments: readonly FragmentDefinitionNode[],
+  variables: Record<string, unknown>,
+): { costed: OperationDefinitionNode; values: Record<string, unknown> } {
+  const definitions = operation.variableDefinitions ?? [];
+  if (definitions.length === 0) return { costed: operation, values: variables };
+  const relevant = new Set<string>();
+  const visitor = {
+    Argument(node: ArgumentNode) {
+      if (node.value.kind === Kind.VARIABLE && PAGE_ARGUMENTS.includes(node.name.value)) relevant.add(node.value.name.value);
+    },
+    Directive(node: DirectiveNode) {
+      for (const argument of node.arguments ?? []) collectVariables(argument.value, relevant);
+    },
+  };
+  visit(operation.selectionSet, visitor);
+  for (const fragment of fragments) visit(fragment.selectionSet, visitor);
+  if (definitions.every((d) => relevant.has(d.variable.name.value))) return { costed: operation, values: variables };
+  const values: Record<string, unknown> = {};
+  const costed: OperationDefinitionNode = {
+    ...operation,
+    variableDefinitions: definitions.map((definition) => {
+      const name = definition.variable.name.value;
+      if (relevant.has(name)) {
+        if (Object.hasOwn(variables, name)) values[name] = variables[name];
+        return definition;
+      }
+      values[name] = 0;
+      return { ...definition, type: { kind: Kind.NAMED_TYPE, name: { kind: Kind.NAME, value: "JSON" } }, defaultValue: undefined };
+    }),
+  };
+  return { costed, values };
+}
+
+function collectVariables(value: ValueNode, into: Set<string>): void {
+  if (value.kind === Kind.VARIABLE) into.add(value.name.value);
+  else if (value.kind === Kind.LIST) value.values.forEach((v) => collectVariables(v, into));
+  else if (value.kind === Kind.OBJECT) value.fields.forEach((f) => collectVariables(f.value, into));
 }
 
 /**

@@ -14,7 +14,7 @@ import {
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { Authentication } from "../auth/authenticator.js";
-import type { Principal } from "../auth/principal.js";
+import { ANONYMOUS, type Principal } from "../auth/principal.js";
 import type { AppContext } from "../context.js";
 import { formatError, isUnexpected } from "../errors.js";
 import type { Admission } from "../http/graphql-handler.js";
@@ -79,6 +79,8 @@ export function startWsServer(options: WsServerOptions) {
         const socket = ctx.extra.socket;
         const authentication = await options.authenticate(ctx.connectionParams, ctx.extra.request);
         if (!authentication.ok) {
+          // As over HTTP, guessing keys costs the guesser's address its anonymous budget.
+          await options.admit(ANONYMOUS, ctx.extra.request.socket.remoteAddress, 1);
           forbid(socket, authentication.message);
           return false;
         }

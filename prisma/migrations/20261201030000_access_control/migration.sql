@@ -47,5 +47,6 @@ CREATE INDEX "AuditEntry_operation_occurredAt_idx" ON "AuditEntry"("operation", 
 CREATE INDEX "AuditEntry_target_occurredAt_idx" ON "AuditEntry"("target", "occurredAt");
 
 -- AlterTable: a bulk job runs with its starter's rights.
+ALTER TABLE "BulkOperation" ADD COLUMN "runBy" TEXT;
 ALTER TABLE "BulkOperation" ADD COLUMN "createdByRole" TEXT;
 ALTER TABLE "BulkOperation" ADD COLUMN "createdByKeyId" TEXT;

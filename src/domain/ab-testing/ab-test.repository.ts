@@ -133,6 +133,13 @@ export class AbTestRepository extends TxRepository {
   }
 
   /** Compare-and-set on the status; null when the test was not in `from` any more. */
+  /** Fixes label-named variants to the versions their labels point at now. */
+  async pinVariants(testId: string, pins: readonly { index: number; versionNumber: number }[]): Promise<void> {
+    await this.run(async (tx) => {
+      for (const pin of pins) await tx.abVariant.update({ where: { testId_index: { testId, index: pin.index } }, data: { versionNumber: pin.versionNumber } });
+    });
+  }
+
   async transition(id: string, from: AbTestStatus[], data: Prisma.AbTestUpdateManyMutationInput, onlyIfUndecided = false): Promise<AbTestRecord | null> {
     return this.run(async (tx) => {
       const { count } = await tx.abTest.updateMany({

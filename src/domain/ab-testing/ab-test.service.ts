@@ -1,5 +1,5 @@
 import { AppError, badInput, notFound } from "../../errors.js";
-import { assertMayMoveLabels } from "../../auth/scope.js";
+import { assertMayMoveLabels, isProtectedLabel } from "../../auth/scope.js";
 import type { EventBus } from "../../subscriptions/pubsub.js";
 import type { AbTestEventType } from "../../subscriptions/topics.js";
 import { LATEST, validateLabel, type LabelService } from "../prompts/label.service.js";
@@ -166,11 +166,21 @@ export class AbTestService {
     // A running test decides what its label serves (and may promote a version to it): on a
     // protected label, that is an admin's decision; the auto-promotion it leads to then is not.
     assertMayMoveLabels([test.label], "start or resume a test that serves it");
+    // What the admin approves is the versions as they are now: a variant named by a label (say
+    // `latest` or `staging`) would otherwise follow that label wherever an editor moves it later.
+    const pins: { index: number; versionNumber: number }[] = [];
+    if (isProtectedLabel(test.label)) {
+      const prompt = await this.prompts.get({ id: test.promptId });
+      for (const variant of test.variants) {
+        if (variant.versionNumber === null) pins.push({ index: variant.index, versionNumber: await this.labels.resolve(prompt, variant.versionLabel!) });
+      }
+    }
     const started = await this.repo.transaction(async (repo) => {
       const others = (await repo.byLabel(test.promptId, test.label, ["RUNNING", "PAUSED"])).filter((t) => t.id !== id);
       if (others.length > 0) {
         throw new AppError("CONFLICT", `test "${others[0]!.name}" already governs the label ${test.label} of this prompt; complete it first`, { field: "id", testId: others[0]!.id });
       }
+      if (pins.length > 0) await repo.pinVariants(id, pins);
       return repo.transition(id, [from], { status: "RUNNING", ...data });
     });
     if (!started) throw this.wrongStatus(test, type === "STARTED" ? "start" : "resume", from);

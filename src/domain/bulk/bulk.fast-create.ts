@@ -42,7 +42,7 @@ export function runFastChunk(session: SyncSession, request: FastChunkRequest, li
   }
   if (commands.length === 0) return null;
   const now = new Date();
-  const planned = planBatch(commands, op.createdBy, now, limits);
+  const planned = planBatch(commands, op.runBy ?? op.createdBy, now, limits);
   const results = settleNames(planned, prompts.takenNames(session, namesOf(planned)));
   const valid = results.flatMap((r) => ("error" in r ? [] : [r]));
   prompts.insert(session, valid);
@@ -55,7 +55,7 @@ export function runFastChunk(session: SyncSession, request: FastChunkRequest, li
       occurredAt: now.toISOString(),
       label: null,
       fromVersion: null,
-      actor: op.createdBy,
+      actor: op.runBy ?? op.createdBy,
     });
   }
   const outcomes = results.map((r, i) => outcomeOf(items[i]!.index, "error" in r ? { error: r.error } : { prompt: r.prompt }));

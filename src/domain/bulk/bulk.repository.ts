@@ -33,6 +33,8 @@ export interface BulkOperationRecord {
   cancelRequested: boolean;
   error: string | null;
   createdBy: string | null;
+  /** Who the job runs as: its starter, or whoever retried it last (histories name them). */
+  runBy: string | null;
   /** The starter's role and key (null for jobs started before access control): the job runs with these rights. */
   createdByRole: string | null;
   createdByKeyId: string | null;
@@ -169,7 +171,7 @@ export class BulkRepository {
   }
 
   /** Puts the failed items back to PENDING for another attempt, run with `rights` (the retrier's). */
-  async resetFailed(id: string, rights: { role: string | null; keyId: string | null }): Promise<number> {
+  async resetFailed(id: string, rights: { name: string | null; role: string | null; keyId: string | null }): Promise<number> {
     return this.db.$transaction(async (tx) => {
       const { count } = await tx.bulkOperationItem.updateMany({
         where: { operationId: id, status: "FAILED" },
@@ -186,6 +188,7 @@ export class BulkRepository {
           error: null,
           finishedAt: null,
           updatedAt: new Date(),
+          runBy: rights.name,
           createdByRole: rights.role,
           createdByKeyId: rights.keyId,
         },

@@ -61,10 +61,11 @@ class DryRunRollback extends Error {
  * done or wholly pending, and resuming applies every item exactly once.
  */
 const BULK_RUNNER = systemPrincipal("bulk-runner");
+const KEY_GONE = "the API key it runs with was revoked or has expired; retry it with a valid key";
 
 function starterOf(op: BulkOperationRecord): Principal {
   if (!isRole(op.createdByRole)) return BULK_RUNNER;
-  return { kind: op.createdByKeyId ? "key" : "bootstrap", name: op.createdBy, role: op.createdByRole, keyId: op.createdByKeyId };
+  return { kind: op.createdByKeyId ? "key" : "bootstrap", name: op.runBy ?? op.createdBy, role: op.createdByRole, keyId: op.createdByKeyId };
 }
 
 export class BulkRunner {
@@ -98,6 +99,11 @@ export class BulkRunner {
     });
   }
 
+  /** A job runs with the rights of a key (if any): once that key is revoked or has expired, it stops. */
+  private async keyStillActive(op: BulkOperationRecord): Promise<boolean> {
+    return !op.createdByKeyId || !this.options.keyActive || (await this.options.keyActive(op.createdByKeyId));
+  }
+
   /** Finishes the chunk in flight and stops; unfinished operations resume on the next start. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -115,11 +121,6 @@ export class BulkRunner {
       try {
         const op = await this.repo.findById(id);
         if (!op) continue;
-        // A job runs with the rights of a key: once that key is revoked or expired, it stops.
-        if (op.createdByKeyId && this.options.keyActive && !(await this.options.keyActive(op.createdByKeyId))) {
-          if (op.status === "QUEUED" || op.status === "RUNNING") await this.end(op, "FAILED", "the API key it runs with was revoked or has expired; retry it with a valid key");
-          continue;
-        }
         // With its starter's rights, so that an item moving (or deleting) a protected label fails
         // as it would have in a request; jobs from before access control run as the server.
         await runAs(starterOf(op), () => this.runOperation(id), { protectedLabels: this.options.protectedLabels });
@@ -141,6 +142,8 @@ export class BulkRunner {
       if (this.stopping) return;
       op = (await this.repo.findById(id))!;
       if (op.cancelRequested) return void (await this.end(op, "CANCELLED", null));
+      // Checked before every chunk: a key revoked (or expired) mid-run stops its job at the next one.
+      if (!(await this.keyStillActive(op))) return void (await this.end(op, "FAILED", KEY_GONE));
       const { op: after, processed, stopped, event } = (await this.runFastChunk(op)) ?? (await this.runChunk(op));
       op = after;
       if (event) this.publishProgress(event);
@@ -236,7 +239,7 @@ export class BulkRunner {
       const results: Awaited<ReturnType<PromptService["createMany"]>> = [];
       for (let start = 0; start < batch.length; start += SLICE) {
         const slice = batch.slice(start, start + SLICE).map((item) => toCreateCommand(item.input as Record<string, unknown>));
-        results.push(...(await bound.prompts.createMany(slice, op.createdBy)));
+        results.push(...(await bound.prompts.createMany(slice, op.runBy ?? op.createdBy)));
         await yieldToEventLoop();
       }
       await tx.$executeRawUnsafe(op.dryRun ? "ROLLBACK TO bulk_batch" : "RELEASE bulk_batch");
@@ -259,7 +262,7 @@ export class BulkRunner {
     await tx.$executeRawUnsafe("SAVEPOINT bulk_item");
     const mark = bound.events.mark();
     try {
-      const { status, result } = await HANDLERS[op.kind](input, op.params, { ...bound, actor: op.createdBy });
+      const { status, result } = await HANDLERS[op.kind](input, op.params, { ...bound, actor: op.runBy ?? op.createdBy });
       if (op.dryRun) {
         await tx.$executeRawUnsafe("ROLLBACK TO bulk_item");
         bound.events.rollbackTo(mark);

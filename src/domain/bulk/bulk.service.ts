@@ -122,6 +122,7 @@ export class BulkService {
       params,
       total: inputs.length,
       createdBy: starter.name,
+      runBy: starter.name,
       createdByRole: starter.role,
       createdByKeyId: starter.keyId,
       createdAt: now,
@@ -167,7 +168,7 @@ export class BulkService {
     }
     if (op.failed === 0) throw new AppError("FAILED_PRECONDITION", `operation ${id} has no failed items to retry`, { field: "id" });
     assertMayMoveLabels(labelsSetBy(op.kind, op.params, op.kind === "IMPORT" ? await this.repo.failedInputs(id) : []));
-    await this.repo.resetFailed(id, { role: retrier.role, keyId: retrier.keyId });
+    await this.repo.resetFailed(id, { name: retrier.name, role: retrier.role, keyId: retrier.keyId });
     const queued = await this.get(id);
     this.runner.enqueue(id);
     return queued;

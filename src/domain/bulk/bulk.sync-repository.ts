@@ -20,6 +20,8 @@ interface RawOp {
   cancelRequested: number;
   error: string | null;
   createdBy: string | null;
+  /** Who the job runs as: its starter, or whoever retried it last (histories name them). */
+  runBy: string | null;
   createdByRole: string | null;
   createdByKeyId: string | null;
   lastSequence: number;

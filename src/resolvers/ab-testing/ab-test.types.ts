@@ -131,10 +131,13 @@ export class AbVariant {
   @Field({ description: "Its name." })
   name!: string;
 
-  @Field(() => Int, { nullable: true, description: "The fixed version, if it has one." })
+  @Field(() => Int, {
+    nullable: true,
+    description: "The fixed version, if it has one (a test on a protected label fixes label-named variants to their versions when it starts).",
+  })
   versionNumber!: number | null;
 
-  @Field(() => String, { nullable: true, description: "The label it follows, if it has one." })
+  @Field(() => String, { nullable: true, description: "The label it was named by, if any; it follows that label unless versionNumber is set." })
   versionLabel!: string | null;
 
   @Field(() => Float, { description: "Its relative share of traffic." })
