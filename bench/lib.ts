@@ -28,9 +28,11 @@ export interface Server {
 
 /** The built server (dist/main.js) on core 0, so the load generator can have core 1. */
 export async function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn("taskset", ["-c", "0", process.execPath, join(ROOT, "dist/main.js")], {
+  // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=..." profiles the server only (Node refuses
+  // --cpu-prof in NODE_OPTIONS, so these go on its command line).
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const child = spawn("taskset", ["-c", "0", process.execPath, ...nodeArgs, join(ROOT, "dist/main.js")], {
     cwd: ROOT,
-    // BENCH_SERVER_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=..." profiles the server only.
     // Rate limits off: a benchmark is one client asking for as much as the server gives.
     env: {
       ...process.env,
@@ -39,7 +41,6 @@ export async function startServer(env: Record<string, string>): Promise<Server> 
       PROMPT_STORE_RATE_LIMIT_PER_SECOND: "0",
       PROMPT_STORE_ANONYMOUS_RATE_LIMIT_PER_SECOND: "0",
       ...env,
-      ...(process.env.BENCH_SERVER_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS }),
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
