@@ -9,16 +9,11 @@ import {
 } from "@apollo/server/plugin/disabled";
 import type { AppConfig } from "./config.js";
 import { createContext, type AppContext } from "./context.js";
-import { ApiKeyRepository } from "./auth/api-key.repository.js";
-import { ApiKeyService } from "./auth/api-key.service.js";
-import { Authenticator, rateLimitKey } from "./auth/authenticator.js";
+import { createAccess } from "./auth/access.js";
+import type { Authenticator } from "./auth/authenticator.js";
 import { ANONYMOUS, LOCAL_ADMIN, type Principal } from "./auth/principal.js";
 import { POLICY } from "./auth/policy.js";
-import { AuditRepository } from "./audit/audit.repository.js";
-import { AuditService } from "./audit/audit.service.js";
 import { createOperationGate, operationGatePlugin } from "./http/access-plugin.js";
-import type { Admission } from "./http/graphql-handler.js";
-import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter.js";
 import { AccessResolver } from "./resolvers/access/access.resolver.js";
 import { applyPragmas, openDb, StatementCounter, type Db } from "./db/client.js";
 import { expectedMigrations, MigrationGate } from "./db/migrations.js";
@@ -151,27 +146,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger.warn({ db: config.dbFile, pending: migrations.pending }, "database is not migrated: run `npm run db:migrate`; not ready until then");
   }
   const bus = await createEventBus(config, logger);
-  const apiKeys = new ApiKeyService(new ApiKeyRepository(db), bus, logger, { ...(config.auth.adminKey && { adminKey: config.auth.adminKey }) });
-  const authenticator = new Authenticator(apiKeys, config.auth.openLocalMode);
-  const audit = new AuditService(new AuditRepository(db), logger, config.auth.protectedLabels);
+  const access = await createAccess(config, db, bus, logger);
+  const { apiKeys, authenticator, audit, admit } = access;
   migrations.whenReady(() => audit.startRetention(config.audit.retentionDays));
-  if (config.auth.openLocalMode) {
-    logger.warn(
-      { host: config.host },
-      "open local mode: no PROMPT_STORE_ADMIN_KEY is set, so every caller on this machine is an admin; set one to require API keys",
-    );
-  }
-  // Per key (or per client address without one), in Redis when configured so instances share the budget.
-  const limiterOf = (rate: { perSecond: number; burst: number } | undefined) =>
-    rate ? createRateLimiter({ ratePerSecond: rate.perSecond, burst: rate.burst, logger, ...(config.redis && { redis: config.redis }) }) : undefined;
-  const keyLimiter: RateLimiter | undefined = await limiterOf(config.limits.rateLimit);
-  const anonymousLimiter: RateLimiter | undefined = await limiterOf(config.limits.anonymousRateLimit);
-  const admit = async (principal: Principal, address: string | undefined, cost: number): Promise<Admission> => {
-    const limiter = principal.role ? keyLimiter : anonymousLimiter;
-    if (!limiter) return { allowed: true };
-    const decision = await limiter.take(rateLimitKey(principal, address), cost);
-    return decision.allowed ? { allowed: true } : { allowed: false, retryAfterMs: decision.retryAfterMs };
-  };
 
   const promptRepository = new PromptRepository(db);
   const labelRepository = new LabelRepository(db);
@@ -306,8 +283,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   });
   const schema = await getSchema();
   const rules = validationRules({ maxDepth: config.maxQueryDepth });
-  const access = { anonymousIntrospection: config.auth.anonymousIntrospection };
-  const gate = createOperationGate(schema, access, config.limits, audit);
+  const gate = createOperationGate(schema, { anonymousIntrospection: config.auth.anonymousIntrospection }, config.limits, audit);
   const apollo = new ApolloServer<AppContext>({
     schema,
     formatError,
@@ -467,10 +443,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await servingCache.close();
         await cache.close();
         await retention.stop();
-        audit.stop();
-        await apiKeys.close();
-        await keyLimiter?.close();
-        await anonymousLimiter?.close();
+        await access.close();
         await revocations.return();
         // Rollup deltas still in memory are written before the database closes.
         await usageBuffers.sketches.stop();
