@@ -83,6 +83,9 @@ export class SyncWriter {
       conn.pragma("synchronous = NORMAL");
       conn.pragma("foreign_keys = ON");
       conn.pragma(`wal_autocheckpoint = ${Math.trunc(this.autocheckpointPages)}`);
+      // The ingest writer touches a few hundred index pages per batch across a large table: a page
+      // cache of 32 MiB (SQLite's default is 2 MiB) keeps them in memory between batches.
+      conn.pragma("cache_size = -32768");
       this.connection = conn;
     }
     return this.connection;
