@@ -2,9 +2,13 @@
 // the server to core 0, runs each scenario against its same-run baseline, writes bench/results/.
 import { analyticsScenario } from "./analytics.bench.js";
 import { bulkScenario } from "./bulk.bench.js";
+import { fixedCostScenario } from "./fixed-cost.bench.js";
+import { startupScenario } from "./startup.bench.js";
 import { machine, writeReport } from "./lib.js";
 
 const SCENARIOS: Record<string, () => Promise<{ summary: Record<string, unknown> } & Record<string, unknown>>> = {
+  "fixed-cost": fixedCostScenario,
+  startup: startupScenario,
   bulk: bulkScenario,
   analytics: analyticsScenario,
 };
