@@ -60,7 +60,12 @@ export class AuditService {
     const operation = fields.join(", ").slice(0, 200);
     const details = fields.length > 1 ? JSON.stringify({ fields }) : null;
     const audit: PendingAudit = { occurredAt: new Date(), operation, target: null, requestId, details, state: "closed", id: null };
-    await this.insert(audit, principal, "DENIED", errorCode);
+    try {
+      await this.insert(audit, principal, "DENIED", errorCode);
+    } catch (error) {
+      // The refusal stands (and is answered as such); the missing entry is logged loudly.
+      this.logger.error({ err: error, operation, requestId }, "writing an audit entry failed");
+    }
   }
 
   async list(filter: AuditFilter, first: number | null | undefined, after: string | null | undefined) {
