@@ -3,12 +3,14 @@
 import { analyticsScenario } from "./analytics.bench.js";
 import { bulkScenario } from "./bulk.bench.js";
 import { fixedCostScenario } from "./fixed-cost.bench.js";
+import { searchScenario } from "./search.bench.js";
 import { startupScenario } from "./startup.bench.js";
 import { machine, writeReport } from "./lib.js";
 
 const SCENARIOS: Record<string, () => Promise<{ summary: Record<string, unknown> } & Record<string, unknown>>> = {
   "fixed-cost": fixedCostScenario,
   startup: startupScenario,
+  search: searchScenario,
   bulk: bulkScenario,
   analytics: analyticsScenario,
 };
