@@ -2,18 +2,15 @@
 import "reflect-metadata";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { ApolloServer } from "@apollo/server";
-import {
-  ApolloServerPluginCacheControlDisabled,
-  ApolloServerPluginLandingPageDisabled,
-} from "@apollo/server/plugin/disabled";
+import type { ApolloServer } from "@apollo/server";
 import type { AppConfig } from "./config.js";
 import { createContext, type AppContext } from "./context.js";
 import { createAccess } from "./auth/access.js";
 import type { Authenticator } from "./auth/authenticator.js";
 import { ANONYMOUS, LOCAL_ADMIN, type Principal } from "./auth/principal.js";
 import { POLICY } from "./auth/policy.js";
-import { createOperationGate, operationGatePlugin } from "./http/access-plugin.js";
+import { createOperationGate } from "./http/access-plugin.js";
+import { startApolloServer } from "./http/apollo-server.js";
 import { AccessResolver } from "./resolvers/access/access.resolver.js";
 import { applyPragmas, openDb, StatementCounter, type Db } from "./db/client.js";
 import { expectedMigrations, MigrationGate } from "./db/migrations.js";
@@ -26,14 +23,10 @@ import { ExposureBuffer } from "./domain/ab-testing/exposure.buffer.js";
 import { ServingCache } from "./domain/ab-testing/serving.cache.js";
 import { ServingService } from "./domain/ab-testing/serving.service.js";
 import { AbTestResolver } from "./resolvers/ab-testing/ab-test.resolver.js";
-import { SyncWriter } from "./db/sync-writer.js";
 import { SystemHealthService } from "./domain/analytics/system-health.service.js";
-import { UsageWriteRepository } from "./domain/analytics/usage-write.repository.js";
-import { UsageRepository } from "./domain/analytics/usage.repository.js";
-import { UsageRetention } from "./domain/analytics/usage.retention.js";
-import { UsageService, type UsageBuffers } from "./domain/analytics/usage.service.js";
-import { DeltaBuffer } from "./domain/shared/delta.buffer.js";
-import type { SketchDelta, UserDelta } from "./domain/analytics/usage-write.repository.js";
+import type { UsageRetention } from "./domain/analytics/usage.retention.js";
+import type { UsageService, UsageBuffers } from "./domain/analytics/usage.service.js";
+import { createUsage } from "./domain/analytics/usage.setup.js";
 import { AnalyticsResolver } from "./resolvers/analytics/analytics.resolver.js";
 import { Metrics } from "./http/metrics.js";
 import type { Cache } from "./cache/cache.js";
@@ -58,7 +51,6 @@ import { ImportService } from "./domain/prompts/import.service.js";
 import { RelationshipRepository } from "./domain/relationships/relationship.repository.js";
 import { RelationshipService } from "./domain/relationships/relationship.service.js";
 import { PromptService } from "./domain/prompts/prompt.service.js";
-import { formatError, isUnexpected } from "./errors.js";
 import { createExportHandler } from "./http/export-handler.js";
 import { createGraphQLHandler } from "./http/graphql-handler.js";
 import { createHttpServer, type Readiness } from "./http/server.js";
@@ -197,43 +189,16 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   };
   const servingCache = new ServingCache(renderer.database, abTestRepository, cache, bus);
   const serving = new ServingService(servingCache, renderer, exposures);
-  const usageWriter = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate, 10_000);
-  const usageRepository = new UsageRepository(db);
-  const usageWrites = new UsageWriteRepository();
-  // The busiest rollups (a prompt's hourly latency histogram, users per hour) are written once a second.
-  const usageBuffers = {
-    sketches: new DeltaBuffer<SketchDelta>(
-      {
-        what: "latency histograms",
-        keyOf: (d) => `${d.promptId}\u0000${d.hour.getTime()}\u0000${d.version}`,
-        merge: (into, next) => void into.sketch.merge(next.sketch),
-        write: (values) => usageWriter.transaction((session) => usageWrites.mergeSketches(session, values)),
-      },
-      logger,
-    ),
-    users: new DeltaBuffer<UserDelta>(
-      {
-        what: "user activity",
-        keyOf: (u) => `${u.userId}\u0000${u.hour.getTime()}`,
-        merge: (into, next) => void (into.count += next.count),
-        write: (values) => usageWriter.transaction((session) => usageWrites.addUserActivity(session, values)),
-      },
-      logger,
-    ),
-  };
-
-  const usage = new UsageService(
-    usageRepository,
-    usageWrites,
-    usageWriter,
+  const { usage, usageRepository, buffers: usageBuffers, retention, ...usageParts } = createUsage({
+    config,
+    db,
+    writeGate,
     prompts,
     bus,
-    { maxBatch: config.usage.maxBatch },
     cache,
-    (name) => servingCache.promptByName(name),
-    usageBuffers,
-  );
-  const retention = new UsageRetention(usageWrites, usageWriter, config.usage.retentionDays, logger);
+    promptByName: (name) => servingCache.promptByName(name),
+    logger,
+  });
   migrations.whenReady(() => retention.start());
   const startedAt = Date.now();
   const systemHealth = new SystemHealthService(usageRepository, {
@@ -284,47 +249,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const schema = await getSchema();
   const rules = validationRules({ maxDepth: config.maxQueryDepth });
   const gate = createOperationGate(schema, { anonymousIntrospection: config.auth.anonymousIntrospection }, config.limits, audit);
-  const apollo = new ApolloServer<AppContext>({
-    schema,
-    formatError,
-    csrfPrevention: true,
-    validationRules: rules,
-    // Introspection is decided per caller by the gate (keys always, anonymous as configured).
-    introspection: true,
-    // Without introspection for anonymous callers, "did you mean" hints would leak the schema.
-    hideSchemaDetailsFromClientErrors: !config.auth.anonymousIntrospection && !config.auth.openLocalMode,
-    allowBatchedHttpRequests: true,
-    includeStacktraceInErrorResponses: false,
-    plugins: [
-      ApolloServerPluginLandingPageDisabled(),
-      ApolloServerPluginCacheControlDisabled(),
-      metrics.plugin(),
-      operationGatePlugin(gate),
-      {
-        async requestDidStart() {
-          return {
-            async didEncounterErrors({ errors, contextValue }) {
-              for (const error of errors) {
-                if (isUnexpected(error)) {
-                  logger.error({ err: error.originalError ?? error, requestId: contextValue.requestId, path: error.path }, "unexpected error");
-                }
-              }
-            },
-            async willSendResponse({ response, contextValue }) {
-              // Masked errors carry the request id so a user's report can be found in the logs.
-              if (response.body.kind !== "single") return;
-              for (const error of response.body.singleResult.errors ?? []) {
-                if (error.extensions?.code === "INTERNAL_SERVER_ERROR") {
-                  (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
-                }
-              }
-            },
-          };
-        },
-      },
-    ],
-  });
-  await apollo.start();
+  const apollo = await startApolloServer({ schema, rules, auth: config.auth, gate, metrics, logger });
 
   let shuttingDown = false;
   const readiness = async (): Promise<Readiness> => {
@@ -442,13 +367,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await abResults.stop();
         await servingCache.close();
         await cache.close();
-        await retention.stop();
         await access.close();
         await revocations.return();
-        // Rollup deltas still in memory are written before the database closes.
-        await usageBuffers.sketches.stop();
-        await usageBuffers.users.stop();
-        usageWriter.close();
+        await usageParts.close();
         await apollo.stop();
         await bus.close();
         await bulkWorker.close();

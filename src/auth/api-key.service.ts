@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { AppError, badInput, notFound } from "../errors.js";
+import { badInput, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { newId } from "../domain/shared/ids.js";
 import { LruMap } from "../domain/shared/lru.js";
@@ -160,5 +160,3 @@ export class ApiKeyService {
     return pending && (!key.lastUsedAt || key.lastUsedAt < pending) ? { ...key, lastUsedAt: pending } : key;
   }
 }
-
-export const unauthenticated = (message: string) => new AppError("UNAUTHENTICATED", message);

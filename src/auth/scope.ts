@@ -31,10 +31,6 @@ export interface OperationScope {
 
 const storage = new AsyncLocalStorage<OperationScope>();
 
-export function currentScope(): OperationScope | undefined {
-  return storage.getStore();
-}
-
 /**
  * Runs `fn` (and everything it awaits or schedules) as `principal`. Background work the
  * server does on its own behalf runs as a system principal, so that it never inherits the

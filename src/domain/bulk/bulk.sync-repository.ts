@@ -2,34 +2,22 @@ import { sqlDate, type SyncSession } from "../../db/sync-writer.js";
 import type { BulkOperationStatus, BulkProgressPayload } from "../../subscriptions/topics.js";
 import type { BulkItemRecord, BulkKind, BulkOperationRecord, ItemOutcome, ItemStatus } from "./bulk.repository.js";
 
-/** A BulkOperation row as better-sqlite3 returns it: dates as text, booleans as 0/1. */
-interface RawOp {
-  id: string;
+/** A BulkOperation row as better-sqlite3 returns it: dates as text, booleans as 0/1, JSON as text. */
+type RawOp = Omit<
+  BulkOperationRecord,
+  "kind" | "status" | "dryRun" | "stopOnError" | "cancelRequested" | "params" | "createdAt" | "startedAt" | "finishedAt" | "updatedAt"
+> & {
   kind: string;
   status: string;
   dryRun: number;
   stopOnError: number;
-  idempotencyKey: string | null;
-  params: string;
-  attempt: number;
-  total: number;
-  processed: number;
-  succeeded: number;
-  failed: number;
-  skipped: number;
   cancelRequested: number;
-  error: string | null;
-  createdBy: string | null;
-  /** Who the job runs as: its starter, or whoever retried it last (histories name them). */
-  runBy: string | null;
-  createdByRole: string | null;
-  createdByKeyId: string | null;
-  lastSequence: number;
+  params: string;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
   updatedAt: string;
-}
+};
 
 const date = (text: string | null) => (text === null ? null : new Date(text));
 
