@@ -15,12 +15,15 @@ import { AccessResolver } from "./resolvers/access/access.resolver.js";
 import { applyPragmas, openDb, StatementCounter, type Db } from "./db/client.js";
 import { expectedMigrations, MigrationGate } from "./db/migrations.js";
 import { Mutex } from "./db/isolation.js";
+import { SyncReader } from "./db/sync-reader.js";
 import { BulkWorker } from "./domain/bulk/bulk.worker-client.js";
 import { AbResultsService } from "./domain/ab-testing/ab-results.service.js";
 import { AbTestRepository } from "./domain/ab-testing/ab-test.repository.js";
 import { AbTestService } from "./domain/ab-testing/ab-test.service.js";
 import { ExposureBuffer } from "./domain/ab-testing/exposure.buffer.js";
 import { ServingCache } from "./domain/ab-testing/serving.cache.js";
+import { ServingSource } from "./domain/ab-testing/serving.source.js";
+import { PromptReads } from "./domain/prompts/prompt.reads.js";
 import { ServingService } from "./domain/ab-testing/serving.service.js";
 import { AbTestResolver } from "./resolvers/ab-testing/ab-test.resolver.js";
 import { SystemHealthService } from "./domain/analytics/system-health.service.js";
@@ -142,8 +145,12 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const { apiKeys, authenticator, audit, admit } = access;
   migrations.whenReady(() => audit.startRetention(config.audit.retentionDays));
 
-  const promptRepository = new PromptRepository(db);
-  const labelRepository = new LabelRepository(db);
+  // Hot reads (serving, the relation fields of listings) go through prepared statements on a
+  // read-only connection of their own; everything else, and every transaction, through Prisma.
+  const reader = new SyncReader(config.dbFile, config.sqliteBusyTimeoutMs, statements);
+  const reads = new PromptReads(reader);
+  const promptRepository = new PromptRepository(db, false, reads);
+  const labelRepository = new LabelRepository(db, false, reads);
   const prompts = new PromptService(promptRepository, bus, { maxContentBytes: config.maxContentBytes });
   const labels = new LabelService(labelRepository, prompts, bus);
   // Rendering may legitimately grow a prompt through includes and variables, but not without bound.
@@ -187,7 +194,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     // A miss is a load from the database: a first-level miss that Redis answered is a hit.
     return { hits: stats.l1.hits + stats.l2.hits, misses: stats.l2.enabled ? stats.l2.misses : stats.l1.misses };
   };
-  const servingCache = new ServingCache(renderer.database, abTestRepository, cache, bus);
+  const servingCache = new ServingCache(new ServingSource(reader), abTestRepository, cache, bus);
   const serving = new ServingService(servingCache, renderer, exposures);
   const { usage, usageRepository, buffers: usageBuffers, retention, ...usageParts } = createUsage({
     config,
@@ -245,6 +252,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     bulkQueueDepth: () => bulk.queueDepth(),
     subscriptions: () => bus.totalSubscribers(),
     exposuresPending: () => exposures.size,
+    statements: () => statements.count,
   });
   const schema = await getSchema();
   const rules = validationRules({ maxDepth: config.maxQueryDepth });
@@ -366,6 +374,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await exposures.stop();
         await abResults.stop();
         await servingCache.close();
+        reader.close();
         await cache.close();
         await access.close();
         await revocations.return();

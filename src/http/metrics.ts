@@ -8,6 +8,8 @@ export interface MetricSources {
   bulkQueueDepth(): Promise<number>;
   subscriptions(): number;
   exposuresPending(): number;
+  /** SQL statements run since start (Prisma's and the prepared ones). */
+  statements(): number;
 }
 
 const OPERATION = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -37,6 +39,15 @@ export class Metrics {
       registers: [this.registry],
     });
     this.errors = new Counter({ name: "prompt_store_graphql_errors_total", help: "GraphQL errors sent, by extensions.code.", labelNames: ["code"], registers: [this.registry] });
+    new Counter({
+      name: "prompt_store_db_statements_total",
+      help: "SQL statements run since start (a scrape's own queries included).",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(sources.statements());
+      },
+    });
     new Counter({
       name: "prompt_store_cache_hits_total",
       help: "Serving cache hits since start.",

@@ -3,6 +3,7 @@ import type { EventBus, Subscription } from "../../subscriptions/pubsub.js";
 import type { Topics } from "../../subscriptions/topics.js";
 import type { PromptRecord, PromptVersionRecord } from "../prompts/prompt.repository.js";
 import type { TemplateSource } from "../prompts/render.service.js";
+import type { ServingSource } from "./serving.source.js";
 import type { AbTestRecord, AbTestRepository } from "./ab-test.repository.js";
 
 /**
@@ -28,6 +29,14 @@ const reviveTest = (t: AbTestRecord): AbTestRecord => ({
   updatedAt: date(t.updatedAt)!,
 });
 
+/** What serving a prompt's label needs (see ServingCache.served). */
+export interface ServedEntry {
+  /** The label's version number; null when the prompt has no such label. */
+  target: number | null;
+  version: PromptVersionRecord | null;
+  test: AbTestRecord | null;
+}
+
 /**
  * What serving a prompt needs, through the app's cache (in-process LRU, and Redis when
  * configured): prompts by name, label targets, versions (the TemplateSource of rendering) and
@@ -41,13 +50,32 @@ export class ServingCache implements TemplateSource {
   private closed = false;
 
   constructor(
-    private readonly database: TemplateSource,
+    private readonly database: ServingSource,
     private readonly testRepo: AbTestRepository,
     private readonly cache: Cache,
     bus: EventBus,
   ) {
     this.watch(bus, "prompt.events", (e) => [promptTag(e.promptId), nameTag(e.promptName)]);
     this.watch(bus, "abtest.events", (e) => [testsTag(e.promptId)]);
+  }
+
+  /**
+   * A prompt's label as serving needs it, in one entry (one statement when it is not cached): the
+   * label's version and the test running on the label. Dropped by an event about the prompt or
+   * its tests. Null when the prompt is gone.
+   */
+  async served(prompt: PromptRecord, label: string): Promise<ServedEntry | null> {
+    const found = await this.cache.getOrLoad<ServedEntry | undefined>(
+      `serving:served:${prompt.id}:${label}`,
+      async () => {
+        const row = this.database.served(prompt, label);
+        if (!row) return undefined;
+        const test = row.hasRunningTest ? ((await this.testRepo.byLabel(prompt.id, label, ["RUNNING"]))[0] ?? null) : null;
+        return { target: row.target, version: row.version, test };
+      },
+      { tags: [ALL, promptTag(prompt.id), testsTag(prompt.id)] },
+    );
+    return found ? { target: found.target, version: found.version && reviveVersion(found.version), test: found.test && reviveTest(found.test) } : null;
   }
 
   /** Unknown names are not cached: random names must not push real prompts out. */
@@ -65,16 +93,6 @@ export class ServingCache implements TemplateSource {
   async version(prompt: PromptRecord, number: number): Promise<PromptVersionRecord | null> {
     const found = await this.cache.getOrLoad(`serving:version:${prompt.id}:${number}`, () => this.database.version(prompt, number), { tags: [ALL, promptTag(prompt.id)] });
     return found ? reviveVersion(found) : null;
-  }
-
-  /** The test running on a prompt's label, if any. */
-  async runningTest(promptId: string, label: string): Promise<AbTestRecord | null> {
-    const found = await this.cache.getOrLoad(
-      `serving:test:${promptId}:${label}`,
-      async () => (await this.testRepo.byLabel(promptId, label, ["RUNNING"]))[0] ?? null,
-      { tags: [ALL, testsTag(promptId)] },
-    );
-    return found ? reviveTest(found) : null;
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { badInput, notFound } from "../../errors.js";
 import { validateLabel, LATEST } from "../prompts/label.service.js";
+import type { PromptVersionRecord } from "../prompts/prompt.repository.js";
 import type { RenderResult, RenderService } from "../prompts/render.service.js";
 import { newId } from "../shared/ids.js";
 import { assignVariant } from "./ab-assignment.logic.js";
@@ -45,27 +46,30 @@ export class ServingService {
     const prompt = name ? await this.cache.promptByName(name) : null;
     if (!prompt) throw notFound("prompt", "name", input.name);
 
-    const test = await this.cache.runningTest(prompt.id, label);
+    const served = await this.cache.served(prompt, label);
+    if (!served) throw notFound("prompt", "name", input.name);
+    const test = served.test;
     let variant: AbVariantRecord | null = null;
     let subjectKey = subject;
-    let number: number | null;
+    let version: PromptVersionRecord | null;
     if (test) {
       // An anonymous caller gets a made-up key, assigned like any other, so reusing it keeps the variant.
       subjectKey ??= `anonymous-${newId()}`;
       variant = test.variants[assignVariant(test.id, subjectKey, test.variants.map((v) => v.weight))]!;
-      number = variant.versionNumber ?? (await this.cache.labelVersion(prompt, variant.versionLabel!));
+      let number = variant.versionNumber ?? (await this.cache.labelVersion(prompt, variant.versionLabel!));
       if (number === null) {
         // The variant's label was removed while the test runs: serve the label's own version, and count nothing.
         variant = null;
-        number = await this.cache.labelVersion(prompt, label);
+        number = served.target;
         if (number === null) throw notFound(`label ${label} on prompt ${prompt.name}`, "label", label);
       }
+      version = number === served.target ? served.version : await this.cache.version(prompt, number);
+      if (!version) throw notFound(`version ${number} of prompt ${prompt.name}`, "version", number);
     } else {
-      number = await this.cache.labelVersion(prompt, label);
-      if (number === null) throw notFound(`label ${label} on prompt ${prompt.name}`, "label", label);
+      if (served.target === null) throw notFound(`label ${label} on prompt ${prompt.name}`, "label", label);
+      version = served.version;
+      if (!version) throw notFound(`version ${served.target} of prompt ${prompt.name}`, "version", served.target);
     }
-    const version = await this.cache.version(prompt, number);
-    if (!version) throw notFound(`version ${number} of prompt ${prompt.name}`, "version", number);
     const rendered = await this.renderer.renderVersion(prompt, version, label, input.variables ?? {}, this.cache);
     // Recorded once the answer is certain (a missing variable throws above: no exposure).
     if (test && variant) this.exposures.record(test.id, subjectKey!, variant.index);

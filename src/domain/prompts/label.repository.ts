@@ -1,6 +1,8 @@
 import { newId } from "../shared/ids.js";
 import { Prisma } from "../../generated/prisma/client.js";
+import type { Db } from "../../db/client.js";
 import { TxRepository, type Tx } from "../../db/tx-repository.js";
+import type { PromptReads } from "./prompt.reads.js";
 import { assertMayMoveLabels } from "../../auth/scope.js";
 
 export type { Tx };
@@ -69,6 +71,15 @@ export async function applyLabelMoves(tx: Tx, promptId: string, moves: LabelMove
 }
 
 export class LabelRepository extends TxRepository {
+  constructor(
+    db: Db,
+    bound = false,
+    /** Prepared-statement reads for the batched relation loads; not used on a transaction. */
+    private readonly reads?: PromptReads,
+  ) {
+    super(db, bound);
+  }
+
   /** This repository on an open transaction (bulk jobs). */
   withTx(tx: Tx): LabelRepository {
     return TxRepository.bindTo((db, bound) => new LabelRepository(db, bound), tx);
@@ -89,6 +100,7 @@ export class LabelRepository extends TxRepository {
 
   /** Labels of many prompts in one statement, sorted by name. */
   async labelsByPromptIds(ids: readonly string[]): Promise<Map<string, LabelRecord[]>> {
+    if (this.reads) return this.reads.labelsByPromptIds(ids);
     const rows = await this.db.promptLabel.findMany({
       where: { promptId: { in: [...ids] } },
       orderBy: [{ promptId: "asc" }, { name: "asc" }],

@@ -2,7 +2,9 @@
 import { newId } from "../shared/ids.js";
 import { assertMayMoveLabels } from "../../auth/scope.js";
 import { Prisma } from "../../generated/prisma/client.js";
+import type { Db } from "../../db/client.js";
 import { TxRepository } from "../../db/tx-repository.js";
+import type { PromptReads } from "./prompt.reads.js";
 import { applyLabelMoves, type LabelEventRecord, type LabelMove, type Tx } from "./label.repository.js";
 import {
   deserializeContent,
@@ -116,6 +118,15 @@ export function toVersion(row: VersionRow, type: PromptType): PromptVersionRecor
 }
 
 export class PromptRepository extends TxRepository {
+  constructor(
+    db: Db,
+    bound = false,
+    /** Prepared-statement reads for the batched relation loads; not used on a transaction. */
+    private readonly reads?: PromptReads,
+  ) {
+    super(db, bound);
+  }
+
   /** This repository on an open transaction: its writes join that transaction (bulk jobs). */
   withTx(tx: Tx): PromptRepository {
     return TxRepository.bindTo((db, bound) => new PromptRepository(db, bound), tx);
@@ -167,6 +178,7 @@ export class PromptRepository extends TxRepository {
 
   /** Tags of many prompts in one statement. */
   async tagsByPromptIds(ids: readonly string[]): Promise<Map<string, string[]>> {
+    if (this.reads) return this.reads.tagsByPromptIds(ids);
     const rows = await this.db.promptTag.findMany({
       where: { promptId: { in: [...ids] } },
       orderBy: [{ promptId: "asc" }, { tag: "asc" }],
@@ -179,6 +191,7 @@ export class PromptRepository extends TxRepository {
   /** Versions by (prompt, number) pairs in one statement; the type decides how content is read. */
   async versionsByKeys(keys: readonly { promptId: string; number: number }[]): Promise<PromptVersionRecord[]> {
     if (keys.length === 0) return [];
+    if (this.reads) return this.reads.versionsByKeys(keys);
     const pairs = Prisma.join(keys.map((k) => Prisma.sql`(${k.promptId}, ${k.number})`));
     const rows = await this.db.$queryRaw<(VersionRow & { type: string })[]>`
       SELECT v.*, p.type AS type FROM PromptVersion v JOIN Prompt p ON p.id = v.promptId
@@ -197,6 +210,7 @@ export class PromptRepository extends TxRepository {
   ): Promise<Map<string, PromptVersionRecord[]>> {
     const pages = new Map<string, PromptVersionRecord[]>(promptIds.map((id) => [id, []]));
     if (promptIds.length === 0) return pages;
+    if (this.reads) return this.reads.versionPages(promptIds, limit, beforeNumber);
     const before = beforeNumber ?? Number.MAX_SAFE_INTEGER;
     const rows = await this.db.$queryRaw<(VersionRow & { type: string })[]>`
       SELECT * FROM (
