@@ -6,7 +6,7 @@ import type { AuditService } from "../audit/audit.service.js";
 import { authorize, rootFields, selectOperation, type AccessOptions } from "../auth/policy.js";
 import type { Principal } from "../auth/principal.js";
 import type { AppContext } from "../context.js";
-import { checkOperationLimits, type OperationLimits } from "../limits/query-limits.js";
+import { checkOperationLimits, limitVariables, type OperationLimits } from "../limits/query-limits.js";
 
 export interface OperationGate {
   /** Errors to answer with instead of running the operation; empty when it may run. */
@@ -25,26 +25,35 @@ const MAX_REMEMBERED_VARIABLES = 1_024;
 
 export function createOperationGate(schema: GraphQLSchema, access: AccessOptions, limits: OperationLimits, audit: AuditService): OperationGate {
   // Costing an operation is most of the gate's work, and the answer depends only on the document
-  // (Apollo hands the same parsed DocumentNode for a repeated query), the operation and the variables.
-  const known = new WeakMap<DocumentNode, Map<string, GraphQLError[]>>();
+  // (Apollo hands the same parsed DocumentNode for a repeated query), the operation and the values
+  // of the few variables that can change the cost (page sizes, directive arguments): a query
+  // served with a different name or variables each time is costed once.
+  const known = new WeakMap<DocumentNode, Map<string, { names: string[] | null; results: Map<string, GraphQLError[]> }>>();
   const limitsOf = (document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined) => {
-    // Big variables (a batch of usage events) are costed each time rather than kept as keys.
+    let operations = known.get(document);
+    if (!operations) known.set(document, (operations = new Map()));
+    const operationKey = operationName ?? "";
+    let entry = operations.get(operationKey);
+    if (!entry) {
+      // A document names few operations; a client inventing operation names gets no entries.
+      if (operations.size >= LIMIT_RESULTS_PER_DOCUMENT) return checkOperationLimits({ schema, document, operationName, variables, limits });
+      operations.set(operationKey, (entry = { names: limitVariables(schema, document, operationName), results: new Map() }));
+    }
+    // Big values (page sizes given as objects, say) are costed each time rather than kept as keys.
     let vars: string;
     try {
-      vars = variables ? JSON.stringify(variables) : "";
+      // [value] or [] for a variable not given (its default applies), so null and absent differ.
+      vars = JSON.stringify(entry.names?.map((name) => (variables && Object.hasOwn(variables, name) ? [variables[name]] : [])) ?? []);
     } catch {
       // Too deep to serialise: the JSON scalars refuse such a value when the variables are coerced.
       return checkOperationLimits({ schema, document, operationName, variables, limits });
     }
     if (vars.length > MAX_REMEMBERED_VARIABLES) return checkOperationLimits({ schema, document, operationName, variables, limits });
-    let results = known.get(document);
-    if (!results) known.set(document, (results = new Map()));
-    const key = `${operationName ?? ""}\u0000${vars}`;
-    let errors = results.get(key);
+    let errors = entry.results.get(vars);
     if (!errors) {
       errors = checkOperationLimits({ schema, document, operationName, variables, limits });
-      if (results.size >= LIMIT_RESULTS_PER_DOCUMENT) results.delete(results.keys().next().value!);
-      results.set(key, errors);
+      if (entry.results.size >= LIMIT_RESULTS_PER_DOCUMENT) entry.results.delete(entry.results.keys().next().value!);
+      entry.results.set(vars, errors);
     }
     return errors;
   };

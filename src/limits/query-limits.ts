@@ -186,17 +186,7 @@ function withCostVariablesOnly(
 ): { costed: OperationDefinitionNode; values: Record<string, unknown> } {
   const definitions = operation.variableDefinitions ?? [];
   if (definitions.length === 0) return { costed: operation, values: variables };
-  const relevant = new Set<string>();
-  const visitor = {
-    Argument(node: ArgumentNode) {
-      if (node.value.kind === Kind.VARIABLE && PAGE_ARGUMENTS.includes(node.name.value)) relevant.add(node.value.name.value);
-    },
-    Directive(node: DirectiveNode) {
-      for (const argument of node.arguments ?? []) collectVariables(argument.value, relevant);
-    },
-  };
-  visit(operation.selectionSet, visitor);
-  for (const fragment of fragments) visit(fragment.selectionSet, visitor);
+  const relevant = costRelevantVariables(operation, fragments);
   if (definitions.every((d) => relevant.has(d.variable.name.value))) return { costed: operation, values: variables };
   const values: Record<string, unknown> = {};
   const costed: OperationDefinitionNode = {
@@ -212,6 +202,36 @@ function withCostVariablesOnly(
     }),
   };
   return { costed, values };
+}
+
+/** The variables given to page arguments or to directives: the only ones whose values can change the cost. */
+function costRelevantVariables(operation: OperationDefinitionNode, fragments: readonly FragmentDefinitionNode[]): Set<string> {
+  const relevant = new Set<string>();
+  const visitor = {
+    Argument(node: ArgumentNode) {
+      if (node.value.kind === Kind.VARIABLE && PAGE_ARGUMENTS.includes(node.name.value)) relevant.add(node.value.name.value);
+    },
+    Directive(node: DirectiveNode) {
+      for (const argument of node.arguments ?? []) collectVariables(argument.value, relevant);
+    },
+  };
+  visit(operation.selectionSet, visitor);
+  for (const fragment of fragments) visit(fragment.selectionSet, visitor);
+  return relevant;
+}
+
+/**
+ * The names of the variables checkOperationLimits' answer depends on, for remembering answers:
+ * with the schema's JSON scalar the others are costed as stand-ins (see withCostVariablesOnly),
+ * so their values change nothing; without it, all of them. Null when no operation can be chosen.
+ */
+export function limitVariables(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null): string[] | null {
+  const operation = selectOperation(document, operationName);
+  if (!operation) return null;
+  const all = (operation.variableDefinitions ?? []).map((d) => d.variable.name.value);
+  if (!schema.getType("JSON")) return all;
+  const relevant = costRelevantVariables(operation, reachableFragments(operation, fragmentsOf(document)));
+  return all.filter((name) => relevant.has(name));
 }
 
 function collectVariables(value: ValueNode, into: Set<string>): void {
