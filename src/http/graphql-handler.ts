@@ -139,11 +139,13 @@ export function createGraphQLHandler(
     });
     const outHeaders: Record<string, string> = { "x-request-id": requestId };
     for (const [key, value] of response.headers) outHeaders[key] = value;
-    res.writeHead(response.status ?? 200, outHeaders);
     if (response.body.kind === "complete") {
-      res.end(response.body.string);
+      // With its length known the answer goes out in one write, not as a chunked stream.
+      outHeaders["content-length"] = String(Buffer.byteLength(response.body.string));
+      res.writeHead(response.status ?? 200, outHeaders).end(response.body.string);
       return;
     }
+    res.writeHead(response.status ?? 200, outHeaders);
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
     res.end();
   };
