@@ -1,10 +1,8 @@
 // S1: the fixed cost of a request. `{ __typename }` through the whole stack (HTTP, context, the
 // operation gate, audit scope, logging, metrics) against plain node:http answering the same
 // JSON, measured alternately in the same run; target: at least 0.22 of the baseline's rate.
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import autocannon from "autocannon";
-import { freshDb, median, ROOT, round, startServer } from "./lib.js";
+import { freshDb, median, round, startBaseline, startServer } from "./lib.js";
 
 const ROUNDS = 3;
 const SECONDS = 5;
@@ -29,17 +27,8 @@ async function hammer(port: number): Promise<{ perSecond: number; p99: number; e
   return { perSecond: round(result.requests.average), p99: result.latency.p99, errors };
 }
 
-async function startBaseline(): Promise<{ port: number; stop(): void }> {
-  const child = spawn("taskset", ["-c", "0", process.execPath, join(ROOT, "bench/baselines/http-json.mjs")], { stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.once("data", (chunk) => resolve((JSON.parse(String(chunk)) as { port: number }).port));
-    child.once("exit", (code) => reject(new Error(`baseline exited with ${code}`)));
-  });
-  return { port, stop: () => void child.kill("SIGTERM") };
-}
-
 export async function fixedCostScenario() {
-  const baseline = await startBaseline();
+  const baseline = await startBaseline("http-json.mjs");
   const server = await startServer({ PROMPT_STORE_DB: freshDb("fixed-cost"), PROMPT_STORE_LOG_LEVEL: "info" });
   try {
     // Warm both (JIT, Apollo's document cache).
@@ -63,6 +52,6 @@ export async function fixedCostScenario() {
     };
   } finally {
     await server.stop();
-    baseline.stop();
+    await baseline.stop();
   }
 }

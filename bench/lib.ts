@@ -6,6 +6,7 @@ import { Agent, request } from "node:http";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
 
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 export const RESULTS = join(ROOT, "bench/results");
@@ -68,6 +69,23 @@ export async function startServer(env: Record<string, string>): Promise<Server> 
   };
 }
 
+/** A baseline process (bench/baselines/<script>) on core 0, as the server would be; it prints its port. */
+export async function startBaseline(script: string, args: string[] = []): Promise<{ port: number; stop(): Promise<void> }> {
+  const child = spawn("taskset", ["-c", "0", process.execPath, join(ROOT, "bench/baselines", script), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once("data", (chunk) => resolve((JSON.parse(String(chunk)) as { port: number }).port));
+    child.once("exit", (code) => reject(new Error(`baseline ${script} exited with ${code}`)));
+  });
+  return {
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
 // Idle sockets are dropped before the server's 5 s keep-alive timeout would close them under a request.
 const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 4_000 });
 
@@ -92,6 +110,60 @@ export async function graphql(port: number, query: string, variables: Record<str
   if (parsed.errors) throw new Error(`GraphQL errors: ${JSON.stringify(parsed.errors).slice(0, 300)}`);
   return parsed.data!;
 }
+
+/**
+ * autocannon against POST /graphql with a body per request; each answer must be 200 with exactly
+ * the bytes `next()` said to expect (checked as strings: parsing every answer would make the load
+ * generator the bottleneck). `rate` (requests a second overall) makes it open-loop-ish.
+ */
+export async function cannon(options: {
+  port: number;
+  connections: number;
+  seconds: number;
+  next: () => { body: string; expected: string };
+  rate?: number;
+}): Promise<CannonResult> {
+  let bad = 0;
+  let firstBad = "";
+  const result = await autocannon({
+    url: `http://127.0.0.1:${options.port}/graphql`,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    connections: options.connections,
+    duration: options.seconds,
+    ...(options.rate ? { overallRate: options.rate } : {}),
+    requests: [
+      {
+        setupRequest: (request, context: { expected?: string[] }) => {
+          const { body, expected } = options.next();
+          (context.expected ??= []).push(expected);
+          return { ...request, body };
+        },
+        onResponse: (status, body, context: { expected?: string[] }) => {
+          const expected = context.expected?.shift();
+          if (status !== 200 || body !== expected) {
+            bad++;
+            firstBad ||= `HTTP ${status}: ${body.slice(0, 300)} (expected ${expected?.slice(0, 300)})`;
+          }
+        },
+      },
+    ],
+  });
+  const errors = result.errors + result.timeouts + result.non2xx + bad;
+  if (errors > 0) throw new Error(`${errors} bad answers from port ${options.port}: ${firstBad || `errors ${result.errors}, timeouts ${result.timeouts}`}`);
+  const seconds = result.duration;
+  return {
+    requests: result.requests.total,
+    seconds: round(seconds),
+    perSecond: round(result.requests.total / seconds),
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    max: result.latency.max,
+  };
+}
+
+export type CannonResult = Omit<LoadResult, "p95"> & { p90: number };
 
 export interface LoadResult {
   requests: number;

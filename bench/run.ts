@@ -2,14 +2,22 @@
 // the server to core 0, runs each scenario against its same-run baseline, writes bench/results/.
 import { analyticsScenario } from "./analytics.bench.js";
 import { bulkScenario } from "./bulk.bench.js";
+import { concurrencyScenario } from "./concurrency.bench.js";
 import { fixedCostScenario } from "./fixed-cost.bench.js";
+import { listingScenario } from "./listing.bench.js";
 import { searchScenario } from "./search.bench.js";
+import { serveScenario } from "./serve.bench.js";
 import { startupScenario } from "./startup.bench.js";
+import { writesScenario } from "./writes.bench.js";
 import { machine, writeReport } from "./lib.js";
 
 const SCENARIOS: Record<string, () => Promise<{ summary: Record<string, unknown> } & Record<string, unknown>>> = {
   "fixed-cost": fixedCostScenario,
   startup: startupScenario,
+  serve: serveScenario,
+  listing: listingScenario,
+  writes: writesScenario,
+  concurrency: concurrencyScenario,
   search: searchScenario,
   bulk: bulkScenario,
   analytics: analyticsScenario,

@@ -1,0 +1,29 @@
+// S2's baseline: node:http and one prepared better-sqlite3 statement answering the same
+// resolvePrompt request with the same bytes (the label's version of the prompt, its template
+// rendered with the variables). Prints its port. Usage: serve-sqlite.mjs <database file>
+import { createServer } from "node:http";
+import Database from "better-sqlite3";
+
+const db = new Database(process.argv[2], { readonly: true });
+const find = db.prepare(`
+  SELECT p.type, v.number, v.content FROM Prompt p
+  JOIN PromptLabel l ON l.promptId = p.id AND l.name = ?
+  JOIN PromptVersion v ON v.promptId = p.id AND v.number = l.versionNumber
+  WHERE p.name = ?`);
+const render = (template, variables) => template.replace(/\{\{\s*([\w.-]+)\s*\}\}/g, (_, name) => String(variables?.[name] ?? ""));
+
+const server = createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (chunk) => chunks.push(chunk));
+  req.on("end", () => {
+    const { variables } = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    const label = variables.label ?? "production";
+    const row = find.get(label, variables.name);
+    const body = row
+      ? `${JSON.stringify({ data: { resolvePrompt: { type: row.type, text: render(row.content, variables.vars), label, version: { number: row.number } } } })}\n`
+      : `${JSON.stringify({ errors: [{ message: "not found", extensions: { code: "NOT_FOUND" } }], data: null })}\n`;
+    res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) }).end(body);
+  });
+});
+server.listen(0, "127.0.0.1", () => process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`));
+process.on("SIGTERM", () => server.close(() => process.exit(0)));

@@ -1,0 +1,88 @@
+// S6: serving under a bulk job. S2's requests (resolvePrompt over random names of the seeded
+// 100,000 prompts) at half of the capacity just measured, while a 10,000-item CREATE_PROMPTS job
+// runs, against the same rate with no job, alternating for 3 rounds. Targets: p99 during the job
+// at most 2x the idle p99; the server's event-loop delay at most 50 ms at its worst during the
+// job (Node's monitorEventLoopDelay, read from /metrics, which resets it at every scrape).
+import { cannon, graphql, median, round, startServer, type CannonResult } from "./lib.js";
+import { seededDb } from "./seed.js";
+import { serveRequest } from "./serve.bench.js";
+
+const ROUNDS = 3;
+const ITEMS = 10_000;
+const CONNECTIONS = 32;
+
+async function eventLoopMaxMs(port: number): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  const line = text.split("\n").find((l) => l.startsWith("prompt_store_nodejs_eventloop_lag_max_seconds"));
+  if (!line) throw new Error("S6: /metrics has no event-loop delay");
+  return round(Number(line.split(" ").at(-1)) * 1000, 1);
+}
+
+async function startJob(port: number, round: number): Promise<string> {
+  const items = Array.from({ length: ITEMS }, (_, i) => ({ name: `concurrency/r${round}/p${i}`, content: `Prompt ${i} of round ${round}: answer {{customer}} briefly.`, tags: ["bench"] }));
+  const { startBulkOperation } = await graphql(port, "mutation($input: StartBulkOperationInput!) { startBulkOperation(input: $input) { id } }", { input: { kind: "CREATE_PROMPTS", items } });
+  return startBulkOperation.id as string;
+}
+
+async function jobDone(port: number, id: string): Promise<{ seconds: number }> {
+  for (;;) {
+    const { bulkOperation } = await graphql(port, "query($id: ID!) { bulkOperation(id: $id) { status succeeded startedAt finishedAt } }", { id });
+    if (bulkOperation.status === "COMPLETED") {
+      if (bulkOperation.succeeded !== ITEMS) throw new Error(`S6: ${bulkOperation.succeeded} of ${ITEMS} items succeeded`);
+      return { seconds: (Date.parse(bulkOperation.finishedAt) - Date.parse(bulkOperation.startedAt)) / 1000 };
+    }
+    if (bulkOperation.status === "FAILED" || bulkOperation.status === "CANCELLED") throw new Error(`S6: job ${bulkOperation.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function concurrencyScenario() {
+  const file = await seededDb("concurrency");
+  const server = await startServer({ PROMPT_STORE_DB: file, PROMPT_STORE_BULK_MAX_ITEMS: String(ITEMS), PROMPT_STORE_MAX_BODY_BYTES: String(8 * 1024 * 1024) });
+  const port = server.port;
+  try {
+    await cannon({ port, connections: CONNECTIONS, seconds: 3, next: serveRequest });
+    const capacity = (await cannon({ port, connections: CONNECTIONS, seconds: 5, next: serveRequest })).perSecond;
+    const rate = Math.floor(capacity / 2);
+    const rounds: { idle: CannonResult; duringJob: CannonResult; jobSeconds: number; eventLoopMaxIdleMs: number; eventLoopMaxDuringJobMs: number }[] = [];
+    // How long a job takes on its own: each phase lasts that long.
+    const seconds = Math.max(2, Math.ceil((await jobDone(port, await startJob(port, 0))).seconds));
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 3_000));
+    for (let r = 1; r <= ROUNDS; r++) {
+      // What a job leaves behind (WAL checkpoints, its burst of events) must not land in the idle phase.
+      await settle();
+      await eventLoopMaxMs(port);
+      const idle = await cannon({ port, connections: CONNECTIONS, seconds, rate, next: serveRequest });
+      const eventLoopMaxIdleMs = await eventLoopMaxMs(port);
+      await settle();
+      // The same rate while a job runs; the job starts as the load does.
+      await eventLoopMaxMs(port);
+      const loaded = cannon({ port, connections: CONNECTIONS, seconds, rate, next: serveRequest });
+      const job = await startJob(port, r);
+      const duringJob = await loaded;
+      const jobSeconds = (await jobDone(port, job)).seconds;
+      const eventLoopMaxDuringJobMs = await eventLoopMaxMs(port);
+      rounds.push({ idle, duringJob, jobSeconds, eventLoopMaxIdleMs, eventLoopMaxDuringJobMs });
+    }
+    const idleP99 = median(rounds.map((r) => r.idle.p99));
+    const jobP99 = median(rounds.map((r) => r.duringJob.p99));
+    const loopMax = Math.max(...rounds.map((r) => r.eventLoopMaxDuringJobMs));
+    return {
+      capacityPerSecond: capacity,
+      rounds,
+      summary: {
+        ratePerSecond: rate,
+        p99IdleMs: idleP99,
+        p99DuringJobMs: jobP99,
+        p99Ratio: round(jobP99 / idleP99),
+        p99RatioTarget: 2,
+        eventLoopMaxDuringJobMs: loopMax,
+        eventLoopMaxTargetMs: 50,
+        jobItemsPerSecond: round(ITEMS / median(rounds.map((r) => r.jobSeconds)), 0),
+        pass: jobP99 / idleP99 <= 2 && loopMax <= 50,
+      },
+    };
+  } finally {
+    await server.stop();
+  }
+}
