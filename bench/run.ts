@@ -10,6 +10,7 @@ import { serveScenario } from "./serve.bench.js";
 import { startupScenario } from "./startup.bench.js";
 import { writesScenario } from "./writes.bench.js";
 import { machine, writeReport } from "./lib.js";
+import { writeCombinedReport } from "./report.js";
 
 const SCENARIOS: Record<string, () => Promise<{ summary: Record<string, unknown> } & Record<string, unknown>>> = {
   "fixed-cost": fixedCostScenario,
@@ -23,8 +24,9 @@ const SCENARIOS: Record<string, () => Promise<{ summary: Record<string, unknown>
   analytics: analyticsScenario,
 };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
-const names = wanted.length > 0 ? wanted : Object.keys(SCENARIOS);
+// `npm run bench -- report` only rewrites the combined report from the latest results.
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-") && a !== "report");
+const names = wanted.length > 0 || process.argv.includes("report") ? wanted : Object.keys(SCENARIOS);
 for (const name of names) {
   const scenario = SCENARIOS[name];
   if (!scenario) {
@@ -41,3 +43,4 @@ for (const name of names) {
     `# ${name}\n\n${host.date}, commit ${host.commit}, Node ${host.node}, ${host.cores} x ${host.cpu}\n\n| metric | value |\n|---|---|\n${rows}\n`,
   );
 }
+writeCombinedReport();

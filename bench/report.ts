@@ -1,0 +1,136 @@
+// The report across scenarios: reads the latest bench/results/<scenario>.json of each and writes
+// bench/results/report.json and report.md, one row per target of the issue's table (S1-S9), with
+// the baseline measured in the same run, the result, the target and whether it was met.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { RESULTS, round, writeReport } from "./lib.js";
+
+type Summary = Record<string, number | boolean | string>;
+interface Row {
+  id: string;
+  scenario: string;
+  what: string;
+  baseline: string;
+  result: string;
+  target: string;
+  met: boolean;
+}
+
+const n = (value: unknown, digits = 0) => (typeof value === "number" ? round(value, digits).toLocaleString("en-US") : "?");
+
+const ROWS: { id: string; scenario: string; rows: (s: Summary) => Omit<Row, "id" | "scenario">[] }[] = [
+  {
+    id: "S1",
+    scenario: "fixed-cost",
+    rows: (s) => [
+      { what: "`{ __typename }` requests/s", baseline: `node:http ${n(s.baselineRequestsPerSecond)}`, result: `${n(s.serverRequestsPerSecond)} (ratio ${n(s.ratio, 2)})`, target: "ratio ≥ 0.22", met: Number(s.ratio) >= 0.22 },
+    ],
+  },
+  {
+    id: "S2",
+    scenario: "serve",
+    rows: (s) => [
+      { what: "resolvePrompt requests/s, random names", baseline: `prepared statement ${n(s.preparedStatementRequestsPerSecond)}`, result: `${n(s.serverRequestsPerSecond)} (ratio ${n(s.ratio, 2)})`, target: "ratio ≥ 0.4", met: Number(s.ratio) >= 0.4 },
+      { what: "the same against a naive server", baseline: `one Prisma query per request ${n(s.naiveRequestsPerSecond)}`, result: `${n(s.timesNaive, 1)}x`, target: "≥ 5x", met: Number(s.timesNaive) >= 5 },
+    ],
+  },
+  {
+    id: "S3",
+    scenario: "listing",
+    rows: (s) => [
+      { what: "SQL statements, page of 20 / 100", baseline: "", result: `${n(s.statementsPage20)} / ${n(s.statementsPage100)}`, target: "equal", met: s.statementsPage20 === s.statementsPage100 },
+      { what: "page of 20, requests/s", baseline: `1 + 3 statements ${n(s.page20BaselineRequestsPerSecond)}`, result: `${n(s.page20ServerRequestsPerSecond)} (ratio ${n(s.page20Ratio, 2)})`, target: "ratio ≥ 0.35", met: Number(s.page20Ratio) >= 0.35 },
+      { what: "page of 100, requests/s", baseline: `1 + 3 statements ${n(s.page100BaselineRequestsPerSecond)}`, result: `${n(s.page100ServerRequestsPerSecond)} (ratio ${n(s.page100Ratio, 2)})`, target: "ratio ≥ 0.35", met: Number(s.page100Ratio) >= 0.35 },
+    ],
+  },
+  {
+    id: "S4",
+    scenario: "search",
+    rows: (s) =>
+      ["rare", "common", "prefix", "phrase"].map((c) => ({
+        what: `searchPrompts p99, ${c} queries, 100k prompts`,
+        baseline: `same statement in-process ${n(s[`${c}BaselineP99Ms`], 1)} ms`,
+        result: `${n(s[`${c}P99Ms`], 1)} ms`,
+        target: "≤ 25 ms",
+        met: Number(s[`${c}P99Ms`]) <= 25,
+      })),
+  },
+  {
+    id: "S5",
+    scenario: "writes",
+    rows: (s) => [
+      { what: "updatePrompt, versions/s", baseline: `raw inserts ${n(s.rawInsertsPerSecond)}/s`, result: `${n(s.serverVersionsPerSecond)}`, target: "≥ 2,000", met: Number(s.serverVersionsPerSecond) >= 2_000 },
+    ],
+  },
+  {
+    id: "S5",
+    scenario: "analytics",
+    rows: (s) => [
+      { what: "recordUsage batches of 500, events/s (30 days replayed)", baseline: `raw inserts ${n(s.rawBaselineEventsPerSecond)}/s`, result: n(s.ingestEventsPerSecond), target: "≥ 20,000", met: Number(s.ingestEventsPerSecond) >= 20_000 },
+      { what: "recordUsage, live (all in the current hour), events/s", baseline: "", result: n(s.liveIngestEventsPerSecond), target: "≥ 20,000", met: Number(s.liveIngestEventsPerSecond) >= 20_000 },
+    ],
+  },
+  {
+    id: "S6",
+    scenario: "concurrency",
+    rows: (s) => [
+      { what: `S2 at ${n(s.ratePerSecond)}/s during a 10,000-item job, p99`, baseline: `same rate, no job: ${n(s.p99IdleMs)} ms`, result: `${n(s.p99DuringJobMs)} ms (${n(s.p99Ratio, 2)}x)`, target: "≤ 2x", met: Number(s.p99Ratio) <= 2 },
+      { what: "event-loop delay, worst during the job", baseline: "", result: `${n(s.eventLoopMaxDuringJobMs)} ms`, target: "≤ 50 ms", met: Number(s.eventLoopMaxDuringJobMs) <= 50 },
+    ],
+  },
+  {
+    id: "S7",
+    scenario: "subscriptions",
+    rows: (s) => [
+      {
+        what: "1,000 graphql-ws subscribers, delivered messages/s",
+        baseline: `raw ws broadcast ${n(s.baselineDeliveredPerSecond)}`,
+        result: `${n(s.serverDeliveredPerSecond)} (ratio ${n(s.ratio, 2)}), p99 ${n(s.serverP99Ms)} ms`,
+        target: "ratio ≥ 0.5 at p99 ≤ 100 ms",
+        met: Number(s.ratio) >= 0.5 && Number(s.serverP99Ms) <= 100,
+      },
+    ],
+  },
+  {
+    id: "S8",
+    scenario: "analytics",
+    rows: (s) => [
+      { what: "30-day promptAnalytics / topPrompts p95 at 1M events", baseline: "", result: `${n(s.promptAnalytics30dP95Ms, 1)} / ${n(s.topPrompts30dP95Ms, 1)} ms`, target: "≤ 100 ms", met: Number(s.promptAnalytics30dP95Ms) <= 100 && Number(s.topPrompts30dP95Ms) <= 100 },
+    ],
+  },
+  {
+    id: "S9",
+    scenario: "startup",
+    rows: (s) => [
+      { what: "cold start to first answer", baseline: `bare Apollo ${n(s.baselineStartMs)} ms`, result: `${n(s.serverStartMs)} ms (+${n(s.extraStartMs)})`, target: "≤ +500 ms", met: Number(s.extraStartMs) <= 500 },
+      { what: "RSS after warm-up", baseline: `bare Apollo ${n(s.baselineRssMiB)} MiB`, result: `${n(s.serverRssMiB)} MiB`, target: "≤ 200 MB", met: Number(s.serverRssMiB) <= 200 },
+    ],
+  },
+];
+
+export function writeCombinedReport(): void {
+  const rows: Row[] = [];
+  const runs: Record<string, unknown> = {};
+  for (const { id, scenario, rows: make } of ROWS) {
+    const file = join(RESULTS, `${scenario}.json`);
+    if (!existsSync(file)) {
+      rows.push({ id, scenario, what: "not run", baseline: "", result: "", target: "", met: false });
+      continue;
+    }
+    const result = JSON.parse(readFileSync(file, "utf8")) as { summary: Summary; machine: Record<string, unknown> };
+    runs[scenario] = result.machine;
+    for (const row of make(result.summary)) rows.push({ id, scenario, ...row });
+  }
+  const table = rows.map((r) => `| ${r.id} | ${r.what} | ${r.baseline} | ${r.result} | ${r.target} | ${r.met ? "yes" : "**no**"} |`).join("\n");
+  const machines = Object.entries(runs)
+    .map(([scenario, m]) => {
+      const { date, commit, node, cores, cpu } = m as Record<string, string>;
+      return `- ${scenario}: ${date}, commit ${commit}, Node ${node}, ${cores} x ${cpu}`;
+    })
+    .join("\n");
+  writeReport(
+    "report",
+    { rows, runs },
+    `# Benchmark report\n\nServer on core 0, load generator on core 1; medians of 3 alternating rounds against baselines measured in the same run.\n\n| # | what | baseline (same run) | server | target | met |\n|---|---|---|---|---|---|\n${table}\n\nRuns:\n${machines}\n`,
+  );
+}
