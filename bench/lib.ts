@@ -27,12 +27,12 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** The built server (dist/main.js) on core 0, so the load generator can have core 1. */
+/** The built server (dist/server.mjs, as npm start runs it) on core 0, so the load generator can have core 1. */
 export async function startServer(env: Record<string, string>): Promise<Server> {
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=..." profiles the server only (Node refuses
   // --cpu-prof in NODE_OPTIONS, so these go on its command line).
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
-  const child = spawn("taskset", ["-c", "0", process.execPath, ...nodeArgs, join(ROOT, "dist/main.js")], {
+  const child = spawn("taskset", ["-c", "0", process.execPath, ...nodeArgs, join(ROOT, "dist/server.mjs")], {
     cwd: ROOT,
     // Rate limits off: a benchmark is one client asking for as much as the server gives.
     env: {

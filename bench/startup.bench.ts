@@ -60,7 +60,7 @@ export async function startupScenario() {
   const db = freshDb("startup");
   const server = () =>
     coldStart(
-      [join(ROOT, "dist/main.js")],
+      [join(ROOT, "dist/server.mjs")],
       { PROMPT_STORE_DB: db, PROMPT_STORE_PORT: "0", PROMPT_STORE_LOG_LEVEL: "info", PROMPT_STORE_RATE_LIMIT_PER_SECOND: "0", PROMPT_STORE_ANONYMOUS_RATE_LIMIT_PER_SECOND: "0" },
       (line) => (/"msg":"prompt store listening"/.test(line) ? Number(/"port":(\d+)/.exec(line)?.[1]) : undefined),
       "{ prompts(first: 20) { totalCount nodes { name latestVersion { number content } labels { name } } } }",

@@ -78,8 +78,8 @@ import { getSchema } from "./resolvers/schema.js";
 import { validationRules } from "./validation-rules.js";
 import { createEventBus, type EventBus } from "./subscriptions/pubsub.js";
 import { startWsServer } from "./subscriptions/ws-server.js";
+import { ROOT } from "./paths.js";
 
-const ROOT = new URL("../", import.meta.url);
 export const VERSION: string = (JSON.parse(readFileSync(new URL("package.json", ROOT), "utf8")) as { version: string }).version;
 export const GRAPHQL_PATH = "/graphql";
 

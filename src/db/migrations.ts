@@ -1,8 +1,9 @@
 import { existsSync, readdirSync } from "node:fs";
+import { ROOT } from "../paths.js";
 import type { Db } from "./client.js";
 
-/** prisma/migrations of this checkout: the same place from src/db and from dist/db. */
-export const MIGRATIONS_DIR = new URL("../../prisma/migrations/", import.meta.url);
+/** prisma/migrations of this checkout. */
+export const MIGRATIONS_DIR = new URL("prisma/migrations/", ROOT);
 
 export function expectedMigrations(dir: URL | string = MIGRATIONS_DIR): string[] {
   if (!existsSync(dir)) return [];

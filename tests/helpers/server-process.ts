@@ -9,9 +9,13 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs src/main.ts in a child process, as `npm run dev` does, and waits until it listens. */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "@swc-node/register/esm-register", "src/main.ts"], {
+/**
+ * Runs src/main.ts in a child process, as `npm run dev` does (or, with `bundle`, dist/server.mjs
+ * as `npm start` does), and waits until it listens.
+ */
+export async function startServerProcess(env: Record<string, string>, timeoutMs = 30_000, bundle = false): Promise<ServerProcess> {
+  const args = bundle ? ["dist/server.mjs"] : ["--import", "@swc-node/register/esm-register", "src/main.ts"];
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, PROMPT_STORE_PORT: "0", PROMPT_STORE_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

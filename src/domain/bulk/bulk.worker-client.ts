@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { Mutex } from "../../db/isolation.js";
+import { ROOT } from "../../paths.js";
 import type { Logger } from "../../logger.js";
 import type { TopicName } from "../../subscriptions/topics.js";
 import type { ServiceLimits } from "../prompts/prompt.commands.js";
@@ -65,7 +66,8 @@ export class BulkWorker {
     if (this.worker) return this.worker;
     // From the sources (tests, `npm run dev`) the worker is TypeScript too: load it the same way.
     const fromSource = import.meta.url.endsWith(".ts");
-    const worker = new Worker(new URL(fromSource ? "./bulk.worker.ts" : "./bulk.worker.js", import.meta.url), {
+    // From the checkout's root: in the bundle (dist/server.mjs) this module is not in dist/domain/bulk.
+    const worker = new Worker(new URL(fromSource ? "src/domain/bulk/bulk.worker.ts" : "dist/domain/bulk/bulk.worker.js", ROOT), {
       workerData: this.data,
       execArgv: fromSource ? ["--import", "@swc-node/register/esm-register"] : [],
     });
