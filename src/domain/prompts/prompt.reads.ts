@@ -1,7 +1,8 @@
 import type { SyncReader } from "../../db/sync-reader.js";
 import type { LabelRecord } from "./label.repository.js";
+import { sqlDate } from "../../db/sync-writer.js";
 import type { PromptType } from "./prompt.logic.js";
-import { toVersion, type PromptVersionRecord, type VersionRow } from "./prompt.repository.js";
+import { toVersion, type PromptFilter, type PromptKey, type PromptOrderField, type PromptRecord, type PromptVersionRecord, type SortDirection, type VersionRow } from "./prompt.repository.js";
 
 // The batched reads behind Prompt's relation fields (prompt.loaders.ts), as prepared statements:
 // a page of 100 prompts reads a few hundred rows, which Prisma maps at a cost of milliseconds.
@@ -21,12 +22,57 @@ const VERSION_PAGES = `
   ) WHERE rn <= ?
   ORDER BY promptId, number DESC`;
 
+const PROMPT_COLUMNS = "id, name, description, category, type, latestVersionNumber, createdAt, updatedAt, archivedAt";
+type PromptRow = Omit<PromptRecord, "type" | "createdAt" | "updatedAt" | "archivedAt"> & { type: string; createdAt: string; updatedAt: string; archivedAt: string | null };
+const toPrompt = (row: PromptRow): PromptRecord => ({
+  ...row,
+  type: row.type as PromptType,
+  createdAt: new Date(row.createdAt),
+  updatedAt: new Date(row.updatedAt),
+  archivedAt: row.archivedAt === null ? null : new Date(row.archivedAt),
+});
+
 type VersionWithType = Omit<VersionRow, "createdAt"> & { createdAt: string; type: string };
 const version = (row: VersionWithType) => toVersion({ ...row, createdAt: new Date(row.createdAt) }, row.type as PromptType);
 
 /** Same answers as the repositories' Prisma reads of the same name (outside transactions). */
 export class PromptReads {
   constructor(private readonly reader: SyncReader) {}
+
+  /**
+   * A page of prompts, as PromptRepository.list: the same filter, order and position. The SQL is
+   * built from constant pieces (values are bound), one shape per combination of filters.
+   */
+  list(filter: PromptFilter, order: PromptOrderField, direction: SortDirection, limit: number, after?: PromptKey): PromptRecord[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.archived === "ACTIVE") where.push("archivedAt IS NULL");
+    if (filter.archived === "ARCHIVED") where.push("archivedAt IS NOT NULL");
+    if (filter.category !== undefined) {
+      where.push("category = ?");
+      params.push(filter.category);
+    }
+    if (filter.folder !== undefined) {
+      where.push("name >= ? AND name < ?");
+      params.push(filter.folder, `${filter.folder}\u007f`);
+    }
+    for (const tag of filter.tags ?? []) {
+      where.push("EXISTS (SELECT 1 FROM PromptTag t WHERE t.promptId = Prompt.id AND t.tag = ?)");
+      params.push(tag);
+    }
+    const cmp = direction === "ASC" ? ">" : "<";
+    const dir = direction === "ASC" ? "ASC" : "DESC";
+    if (after && order === "NAME") {
+      where.push(`name ${cmp} ?`);
+      params.push(after.name);
+    } else if (after) {
+      where.push(`(updatedAt ${cmp} ? OR (updatedAt = ? AND id ${cmp} ?))`);
+      params.push(sqlDate(after.updatedAt), sqlDate(after.updatedAt), after.id);
+    }
+    const orderBy = order === "NAME" ? `name ${dir}` : `updatedAt ${dir}, id ${dir}`;
+    const sql = `SELECT ${PROMPT_COLUMNS} FROM Prompt ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${orderBy} LIMIT ?`;
+    return this.reader.all<PromptRow>(sql, ...params, limit).map(toPrompt);
+  }
 
   tagsByPromptIds(ids: readonly string[]): Map<string, string[]> {
     const byPrompt = new Map<string, string[]>(ids.map((id) => [id, []]));

@@ -144,6 +144,7 @@ export class PromptRepository extends TxRepository {
   }
 
   async list(filter: PromptFilter, order: PromptOrderField, direction: SortDirection, limit: number, after?: PromptKey) {
+    if (this.reads) return this.reads.list(filter, order, direction, limit, after);
     const dir = direction === "ASC" ? "asc" : "desc";
     const where: Prisma.PromptWhereInput = { AND: [this.where(filter), after ? this.afterKey(order, direction, after) : {}] };
     const orderBy: Prisma.PromptOrderByWithRelationInput[] =
