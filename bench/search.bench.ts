@@ -1,15 +1,19 @@
 // S4: searchPrompts at 100,000 prompts, per query class (rare, common, prefix, phrase), against
-// the same ranking query run directly on the database in-process (better-sqlite3, no HTTP, no
-// GraphQL), alternating for 3 rounds; target: p99 at most 25 ms for every class.
+// the server's search statement run directly on the database in-process (better-sqlite3, no HTTP,
+// no GraphQL), alternating for 3 rounds; target: p99 at most 25 ms for every class.
 import Database from "better-sqlite3";
+import { normalizeFilter } from "../src/domain/prompts/prompt.listing.js";
 import { searchExpression } from "../src/domain/search/search.logic.js";
+import { searchStatement } from "../src/domain/search/search.repository.js";
+import { SEARCH_CANDIDATE_LIMIT } from "../src/domain/search/search.service.js";
 import { freshDb, graphql, load, median, round, startServer, type LoadResult } from "./lib.js";
 
 const PROMPTS = Number(process.env.BENCH_PROMPTS ?? 100_000);
 const JOB = 20_000;
 const ROUNDS = 3;
 const SECONDS = 3;
-const SEARCH = `query($query: String!) { searchPrompts(query: $query, first: 20) { edges { node { score prompt { name } snippet { text } } } } }`;
+const FIRST = 20;
+const SEARCH = `query($query: String!) { searchPrompts(query: $query, first: ${FIRST}) { edges { node { score prompt { name } snippet { text } } } } }`;
 
 // A vocabulary with a long tail: a few words in most prompts, many in a handful.
 const COMMON = ["customer", "answer", "please", "summary", "write", "short", "friendly", "question"];
@@ -45,22 +49,22 @@ async function seed(port: number): Promise<void> {
   }
 }
 
-/** The ranking step of the server's search, in-process: the same MATCH, weights, candidate bound and page. */
+/**
+ * The server's search statement, in-process: the very SQL SearchRepository.search runs, with the
+ * values SearchService.search passes for `searchPrompts(query, first: FIRST)` (one row more than
+ * the page, for hasNextPage; no filter, so active prompts), prepared once.
+ */
 function baseline(file: string, queries: string[]): LoadResult {
   const db = new Database(file, { readonly: true });
-  const statement = db.prepare(`
-    SELECT PromptSearch.rowid AS rid, -bm25(PromptSearch, 10.0, 4.0, 10.0, 1.0) AS score, p.name,
-           snippet(PromptSearch, 3, '[', ']', '…', 16) AS snippet
-    FROM PromptSearch CROSS JOIN Prompt p ON p.rowid = PromptSearch.rowid
-    WHERE PromptSearch MATCH @e
-      AND PromptSearch.rowid >= coalesce((SELECT rowid FROM PromptSearch WHERE PromptSearch MATCH @e ORDER BY rowid DESC LIMIT 1 OFFSET 1999), 0)
-    ORDER BY score DESC, rid DESC LIMIT 20`);
-  const expressions = queries.map(searchExpression);
+  const statements = queries.map((query) => searchStatement(searchExpression(query), normalizeFilter({}), FIRST + 1, 0, SEARCH_CANDIDATE_LIMIT));
+  // Only the values differ between the queries of a class.
+  if (statements.some((s) => s.sql !== statements[0]!.sql)) throw new Error("baseline: the queries of a class must share one statement");
+  const statement = db.prepare(statements[0]!.sql);
   const latencies: number[] = [];
   const started = performance.now();
   for (let i = 0; performance.now() - started < SECONDS * 1000; i++) {
     const t0 = performance.now();
-    const rows = statement.all({ e: expressions[i % expressions.length]! });
+    const rows = statement.all(...statements[i % statements.length]!.values);
     latencies.push(performance.now() - t0);
     if (rows.length === 0) throw new Error(`baseline: no match for ${queries[i % queries.length]}`);
   }

@@ -93,7 +93,7 @@ function reason(query: string): AppError {
 /** An FTS5 table like the real one, to prove every expression we build is valid FTS5. */
 function fts5() {
   const db = new Database(":memory:");
-  db.exec("CREATE VIRTUAL TABLE s USING fts5(name, description, tags, content, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')");
+  db.exec("CREATE VIRTUAL TABLE s USING fts5(name, description, tags, content, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3 4 5 6 7 8')");
   const insert = db.prepare("INSERT INTO s(name, description, tags, content) VALUES (?, ?, ?, ?)");
   insert.run("support/greet", "Greets customers by e-mail", "billing lang:en", "Welcome, dear customer! Say the exact words now.");
   insert.run("sales/naive", "Naïve café", "draft", "Refund or invoice: hello (a or b) c");

@@ -301,6 +301,31 @@ describe("the candidate bound", () => {
     // Fewer matches than the bound: everything is ranked.
     expect((await bounded.search({ query: "wombat guide" })).items.map((hit) => hit.prompt.name)).toEqual(["bound/wombat-guide"]);
   });
+
+  it("applies the filter to the N newest matches: it narrows them, never reaches older ones", async () => {
+    await create("narrow/old-tagged", { content: "A numbat fact sheet.", tags: ["keep"] });
+    await create("narrow/old", { content: "Numbat notes." });
+    await create("narrow/new-tagged", { content: "Numbat feeding times.", tags: ["keep"] });
+    for (let i = 1; i <= 3; i++) await create(`narrow/new-${i}`, { content: `Numbat sighting ${i}.` });
+
+    const bounded = new SearchService(new SearchRepository(t.app.db), t.app.services.prompts, { candidateLimit: 4 });
+    const tagged = await bounded.search({ query: "numbat", tags: ["keep"] });
+    expect(tagged.items.map((hit) => hit.prompt.name)).toEqual(["narrow/new-tagged"]);
+    expect(await tagged.count()).toBe(1);
+    expect((await bounded.search({ query: "numbat", tags: ["absent"] })).items).toEqual([]);
+
+    // Pages of a bounded ranking: positions in it, each candidate once.
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await bounded.search({ query: "numbat", first: 3, after });
+      seen.push(...page.items.map((hit) => hit.prompt.name));
+      if (!page.hasNextPage) break;
+      after = page.cursor(page.items.at(-1)!);
+    }
+    expect(seen.sort()).toEqual(["narrow/new-1", "narrow/new-2", "narrow/new-3", "narrow/new-tagged"]);
+    expect(await (await bounded.search({ query: "numbat" })).count()).toBe(4);
+  });
 });
 
 describe("similarPrompts", () => {

@@ -39,12 +39,14 @@ const weights = (only?: number) =>
   SEARCH_COLUMNS.map((column, i) => (only === undefined || only === i ? COLUMN_WEIGHTS[column] : 0).toFixed(1)).join(", ");
 // Constant SQL built from the weights above, never from input.
 const BM25 = Prisma.raw(`bm25(PromptSearch, ${weights()})`);
-const COLUMN_BM25 = SEARCH_COLUMNS.map((_, i) => `bm25(PromptSearch, ${weights(i)})`);
-/** Index of the column with the lowest (best) single-column bm25. */
+/** One single-column bm25 per column, as b0, b1, ... (lower is better). */
+const COLUMN_BM25 = Prisma.raw(SEARCH_COLUMNS.map((_, i) => `bm25(PromptSearch, ${weights(i)}) AS b${i}`).join(", "));
+const COLUMN_SCORES = SEARCH_COLUMNS.map((_, i) => `b${i}`);
+/** Index of the column with the lowest (best) single-column bm25; ties go to the first. */
 const BEST_COLUMN = Prisma.raw(
-  `CASE min(${COLUMN_BM25.join(", ")}) ${COLUMN_BM25.slice(0, -1)
-    .map((expr, i) => `WHEN ${expr} THEN ${i}`)
-    .join(" ")} ELSE ${COLUMN_BM25.length - 1} END`,
+  `CASE min(${COLUMN_SCORES.join(", ")}) ${COLUMN_SCORES.slice(0, -1)
+    .map((score, i) => `WHEN ${score} THEN ${i}`)
+    .join(" ")} ELSE ${COLUMN_SCORES.length - 1} END`,
 );
 const MARKERS = Prisma.raw(`char(${HIGHLIGHT_OPEN.codePointAt(0)}), char(${HIGHLIGHT_CLOSE.codePointAt(0)})`);
 
@@ -83,41 +85,11 @@ function toPrompt(row: PromptRow): PromptRecord {
 export class SearchRepository {
   constructor(private readonly db: Db) {}
 
-  /**
-   * Only the `candidates` newest matches (by rowid, i.e. creation order) are ranked: the rowid
-   * of the Nth newest match is found by walking the doclist backwards, and `rowid >= bound` is
-   * a range FTS5 applies while reading, so a term found in every prompt costs N rows, not the table.
-   */
-  private bound(expression: string, candidates: number): Prisma.Sql {
-    return Prisma.sql`coalesce((SELECT rowid FROM PromptSearch WHERE PromptSearch MATCH ${expression}
-      ORDER BY rowid DESC LIMIT 1 OFFSET ${candidates - 1}), 0)`;
-  }
-
-  /**
-   * One page of ranked matches with their snippets. The snippet and best-column work runs in a
-   * second pass over the page only (one more FTS5 cursor limited to the page's rowid range), so
-   * it is paid for `limit` rows, not for every candidate. `CROSS JOIN` pins FTS5 as the outer
-   * loop: given a tag or category filter, SQLite would otherwise start from that index and re-run
-   * the MATCH once per prompt (5 ms became 130-1500 ms at 100k prompts).
-   */
+  /** One page of ranked matches with their snippets: see searchStatement. */
   async search(expression: string, filter: PromptFilter, limit: number, offset: number, candidates: number): Promise<SearchRow[]> {
-    const rows = await this.match<(PromptRow & { score: number; col: number | bigint; snippet: string })[]>(Prisma.sql`
-      WITH page AS MATERIALIZED (
-        SELECT PromptSearch.rowid AS rid, -${BM25} AS score, ${PROMPT_COLUMNS}
-        FROM PromptSearch CROSS JOIN Prompt p ON p.rowid = PromptSearch.rowid
-        WHERE PromptSearch MATCH ${expression}
-          AND PromptSearch.rowid >= ${this.bound(expression, candidates)}
-          AND ${filterSql(filter)}
-        ORDER BY score DESC, rid DESC
-        LIMIT ${limit} OFFSET ${offset}
-      )
-      SELECT page.*, ${BEST_COLUMN} AS col,
-             snippet(PromptSearch, ${BEST_COLUMN}, ${MARKERS}, '…', ${SNIPPET_TOKENS}) AS snippet
-      FROM PromptSearch CROSS JOIN page
-      WHERE PromptSearch MATCH ${expression}
-        AND PromptSearch.rowid >= coalesce((SELECT min(rid) FROM page), ${MAX_ROWID})
-        AND +PromptSearch.rowid = page.rid
-      ORDER BY page.score DESC, page.rid DESC`);
+    const rows = await this.match<(PromptRow & { score: number; col: number | bigint; snippet: string })[]>(
+      searchStatement(expression, filter, limit, offset, candidates),
+    );
     return rows.map((row) => ({
       prompt: toPrompt(row),
       score: Number(row.score),
@@ -130,10 +102,8 @@ export class SearchRepository {
   async count(expression: string, filter: PromptFilter, candidates: number): Promise<number> {
     const [row] = await this.match<{ n: number | bigint }[]>(Prisma.sql`
       SELECT count(*) AS n
-      FROM PromptSearch CROSS JOIN Prompt p ON p.rowid = PromptSearch.rowid
-      WHERE PromptSearch MATCH ${expression}
-        AND PromptSearch.rowid >= ${this.bound(expression, candidates)}
-        AND ${filterSql(filter)}`);
+      FROM (${newestMatches(expression, candidates)}) AS c CROSS JOIN Prompt p ON p.rowid = c.rid
+      WHERE ${filterSql(filter)}`);
     return Number(row?.n ?? 0);
   }
 
@@ -176,15 +146,13 @@ export class SearchRepository {
     // Rowids are compared as INTEGERs: FTS5 ignores a rowid constraint whose value is a REAL,
     // which is how a driver may bind a JavaScript number.
     const rows = await this.match<(PromptRow & { score: number; selfScore: number | null })[]>(Prisma.sql`
-      SELECT ${PROMPT_COLUMNS}, -bm25(PromptSearch) AS score,
+      WITH candidate AS MATERIALIZED (${newestMatches(expression, candidates, Prisma.sql`, -bm25(PromptSearch) AS score`)})
+      SELECT ${PROMPT_COLUMNS}, c.score,
              (SELECT -bm25(PromptSearch) FROM PromptSearch
               WHERE PromptSearch MATCH ${expression} AND rowid = CAST(${selfRowid} AS INTEGER)) AS selfScore
-      FROM PromptSearch CROSS JOIN Prompt p ON p.rowid = PromptSearch.rowid
-      WHERE PromptSearch MATCH ${expression}
-        AND PromptSearch.rowid >= ${this.bound(expression, candidates)}
-        AND PromptSearch.rowid <> CAST(${selfRowid} AS INTEGER)
-        AND p.archivedAt IS NULL
-      ORDER BY score DESC, PromptSearch.rowid DESC
+      FROM candidate c CROSS JOIN Prompt p ON p.rowid = c.rid
+      WHERE c.rid <> CAST(${selfRowid} AS INTEGER) AND p.archivedAt IS NULL
+      ORDER BY c.score DESC, c.rid DESC
       LIMIT ${limit}`);
     return rows.map((row) => ({ prompt: toPrompt(row), score: Number(row.score), selfScore: Number(row.selfScore ?? 0) }));
   }
@@ -198,6 +166,52 @@ export class SearchRepository {
       throw error;
     }
   }
+}
+
+/**
+ * The `candidates` newest matches of an expression (by rowid, i.e. creation order), as `rid`
+ * plus `columns`, which may call FTS5's auxiliary functions. FTS5 walks the doclists newest first
+ * and stops after `candidates` rows, so a term found in every prompt costs that many rows, not
+ * the table. Filters apply after this, so they narrow the candidates, never widen them.
+ */
+function newestMatches(expression: string, candidates: number, columns: Prisma.Sql = Prisma.empty): Prisma.Sql {
+  return Prisma.sql`SELECT PromptSearch.rowid AS rid${columns} FROM PromptSearch
+    WHERE PromptSearch MATCH ${expression} ORDER BY PromptSearch.rowid DESC LIMIT ${candidates}`;
+}
+
+/**
+ * The statement behind SearchRepository.search (exported so that the benchmark runs exactly it).
+ *
+ * FTS5's bm25() first counts, once per cursor, every row in the table that matches each phrase
+ * of the query (for the IDF): a walk of each phrase's whole doclist, which for a word or phrase
+ * found in every prompt costs more than all the rest (at 100,000 prompts, 12 of the 15 ms of
+ * `"reply in the customer"`). So bm25 runs on one cursor only: the
+ * candidates pass computes the score and the single-column scores (for the best column) of every
+ * candidate in one go. The page keeps only rowids, scores and columns (its sorter sees every
+ * candidate that passes the filter); the Prompt columns are read for the page's rows only. The
+ * snippet needs an FTS5 cursor on the row too, but snippet() reads no IDF: a second cursor
+ * computes it for the page's rows only, walking just the rowid range the page spans.
+ * `CROSS JOIN` keeps the FTS5 side as the outer loop: given a tag or category filter, SQLite
+ * would otherwise start from that index and re-run the MATCH once per prompt (5 ms became
+ * 130-1500 ms at 100k prompts).
+ */
+export function searchStatement(expression: string, filter: PromptFilter, limit: number, offset: number, candidates: number): Prisma.Sql {
+  return Prisma.sql`
+    WITH candidate AS (${newestMatches(expression, candidates, Prisma.sql`, -${BM25} AS score, ${COLUMN_BM25}`)}),
+    page AS MATERIALIZED (
+      SELECT c.rid, c.score, ${BEST_COLUMN} AS col
+      FROM candidate c CROSS JOIN Prompt p ON p.rowid = c.rid
+      WHERE ${filterSql(filter)}
+      ORDER BY c.score DESC, c.rid DESC
+      LIMIT ${limit} OFFSET ${offset}
+    )
+    SELECT page.score, page.col, ${PROMPT_COLUMNS},
+           snippet(PromptSearch, page.col, ${MARKERS}, '…', ${SNIPPET_TOKENS}) AS snippet
+    FROM PromptSearch CROSS JOIN page CROSS JOIN Prompt p ON p.rowid = page.rid
+    WHERE PromptSearch MATCH ${expression}
+      AND PromptSearch.rowid BETWEEN coalesce((SELECT min(rid) FROM page), ${MAX_ROWID}) AND coalesce((SELECT max(rid) FROM page), 0)
+      AND +PromptSearch.rowid = page.rid
+    ORDER BY page.score DESC, page.rid DESC`;
 }
 
 /**
