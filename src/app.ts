@@ -222,7 +222,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
 
   const container = new ResolverContainer()
     .register(PromptResolver, new PromptResolver(prompts))
-    .register(SearchResolver, new SearchResolver(new SearchService(new SearchRepository(db), prompts)))
+    .register(SearchResolver, new SearchResolver(new SearchService(new SearchRepository(db, reader), prompts)))
     .register(PromptVersionResolver, new PromptVersionResolver())
     .register(PromptMutationResolver, new PromptMutationResolver(prompts))
     .register(PromptEventsResolver, new PromptEventsResolver(bus, prompts))

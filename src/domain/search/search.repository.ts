@@ -3,6 +3,7 @@
 // page, bound parameters only: expressions come from search.logic.ts and still travel as values.
 import { Prisma } from "../../generated/prisma/client.js";
 import type { Db } from "../../db/client.js";
+import type { SyncReader } from "../../db/sync-reader.js";
 import type { PromptType } from "../prompts/prompt.logic.js";
 import type { PromptFilter, PromptRecord } from "../prompts/prompt.repository.js";
 import { HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, SEARCH_COLUMNS, type SearchColumn } from "./search.logic.js";
@@ -83,7 +84,11 @@ function toPrompt(row: PromptRow): PromptRecord {
 }
 
 export class SearchRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** Runs the statements as prepared ones on the read-only connection (Prisma's cost per statement is most of a rare query's). */
+    private readonly reader?: SyncReader,
+  ) {}
 
   /** One page of ranked matches with their snippets: see searchStatement. */
   async search(expression: string, filter: PromptFilter, limit: number, offset: number, candidates: number): Promise<SearchRow[]> {
@@ -160,7 +165,8 @@ export class SearchRepository {
   /** Runs a MATCH statement; SQLite's complaints about the expression become MatchExpressionError. */
   private async match<T>(query: Prisma.Sql): Promise<T> {
     try {
-      return await this.db.$queryRaw<T>(query);
+      // Prisma.sql renders SQLite placeholders (?) and keeps the values in order.
+      return this.reader ? (this.reader.all(query.sql, ...query.values) as T) : await this.db.$queryRaw<T>(query);
     } catch (error) {
       if (isMatchError(error)) throw new MatchExpressionError((error as Error).message);
       throw error;
