@@ -20,6 +20,7 @@ import { formatError, isUnexpected } from "../errors.js";
 import type { Admission } from "../http/graphql-handler.js";
 import type { OperationGate } from "../http/access-plugin.js";
 import type { Logger } from "../logger.js";
+import { sharedSubscribe } from "./shared-execution.js";
 
 export interface WsServerOptions {
   httpServer: Server;
@@ -74,6 +75,8 @@ export function startWsServer(options: WsServerOptions) {
   const disposable = useServer<Record<string, unknown>>(
     {
       schema: options.schema,
+      // One execution per event for all subscriptions alike (same document, variables, principal).
+      subscribe: sharedSubscribe(principalKey),
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
@@ -197,6 +200,12 @@ function closeAtExpiry(socket: WebSocket, expiresAt: Date): void {
   };
   arm();
   socket.once("close", () => clearTimeout(timer));
+}
+
+/** Who a subscription's context acts as, as far as a field resolver can tell the difference. */
+function principalKey(contextValue: unknown): string | undefined {
+  const viewer = (contextValue as Partial<AppContext> | undefined)?.viewer;
+  return viewer ? JSON.stringify([viewer.kind, viewer.name, viewer.role, viewer.keyId]) : undefined;
 }
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
