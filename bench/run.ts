@@ -8,6 +8,7 @@ import { listingScenario } from "./listing.bench.js";
 import { searchScenario } from "./search.bench.js";
 import { serveScenario } from "./serve.bench.js";
 import { startupScenario } from "./startup.bench.js";
+import { subscriptionsScenario } from "./subscriptions.bench.js";
 import { writesScenario } from "./writes.bench.js";
 import { machine, writeReport } from "./lib.js";
 import { writeCombinedReport } from "./report.js";
@@ -20,6 +21,7 @@ const SCENARIOS: Record<string, () => Promise<{ summary: Record<string, unknown>
   writes: writesScenario,
   concurrency: concurrencyScenario,
   search: searchScenario,
+  subscriptions: subscriptionsScenario,
   bulk: bulkScenario,
   analytics: analyticsScenario,
 };
