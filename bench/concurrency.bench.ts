@@ -3,13 +3,44 @@
 // runs, against the same rate with no job, alternating for 3 rounds. Targets: p99 during the job
 // at most 2x the idle p99; the server's event-loop delay at most 50 ms at its worst during the
 // job (Node's monitorEventLoopDelay, read from /metrics, which resets it at every scrape).
-import { cannon, graphql, median, round, startServer, type CannonResult } from "./lib.js";
-import { seededDb } from "./seed.js";
-import { serveRequest } from "./serve.bench.js";
+import { cannon, graphql, loadAtRate, median, round, startServer, type LoadResult } from "./lib.js";
+import { SEED_PROMPTS, seedContent, seededDb, seedName, seedProduction } from "./seed.js";
+import { RESOLVE, serveRequest } from "./serve.bench.js";
 
 const ROUNDS = 3;
 const ITEMS = 10_000;
 const CONNECTIONS = 32;
+
+/**
+ * S2's request for the open loop: requests start on a fixed schedule whatever the answers'
+ * latency (autocannon's rate mode sends each second's requests in a burst, which measures the
+ * burst, not the server). Each answer's text is checked.
+ */
+function serveQuery() {
+  const i = Math.floor(Math.random() * SEED_PROMPTS);
+  const customer = `customer-${i % 1000}`;
+  return { query: RESOLVE, variables: { name: seedName(i), vars: { customer } } };
+}
+/** The answer names its prompt and revision: both, and the whole text, must be what was asked for. */
+function checkAnswer(data: Record<string, any>): void {
+  const text = String(data.resolvePrompt?.text ?? "");
+  const match = /\(prompt (\d+), revision (\d+)\)/.exec(text);
+  const i = Number(match?.[1]);
+  if (!match || Number(match[2]) !== seedProduction(i) || text !== seedContent(i, seedProduction(i)).replace("{{customer}}", `customer-${i % 1000}`)) {
+    throw new Error(`S6: unexpected answer ${JSON.stringify(data).slice(0, 200)}`);
+  }
+}
+const atRate = (port: number, rate: number, seconds: number) =>
+  loadAtRate({
+    port,
+    rate,
+    seconds,
+    next: () => {
+      const { query, variables } = serveQuery();
+      return { query, variables };
+    },
+    check: checkAnswer,
+  });
 
 async function eventLoopMaxMs(port: number): Promise<number> {
   const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
@@ -44,7 +75,7 @@ export async function concurrencyScenario() {
     await cannon({ port, connections: CONNECTIONS, seconds: 3, next: serveRequest });
     const capacity = (await cannon({ port, connections: CONNECTIONS, seconds: 5, next: serveRequest })).perSecond;
     const rate = Math.floor(capacity / 2);
-    const rounds: { idle: CannonResult; duringJob: CannonResult; jobSeconds: number; eventLoopMaxIdleMs: number; eventLoopMaxDuringJobMs: number }[] = [];
+    const rounds: { idle: LoadResult; duringJob: LoadResult; jobSeconds: number; eventLoopMaxIdleMs: number; eventLoopMaxDuringJobMs: number }[] = [];
     // How long a job takes on its own: each phase lasts that long.
     const seconds = Math.max(2, Math.ceil((await jobDone(port, await startJob(port, 0))).seconds));
     const settle = () => new Promise((resolve) => setTimeout(resolve, 3_000));
@@ -52,12 +83,12 @@ export async function concurrencyScenario() {
       // What a job leaves behind (WAL checkpoints, its burst of events) must not land in the idle phase.
       await settle();
       await eventLoopMaxMs(port);
-      const idle = await cannon({ port, connections: CONNECTIONS, seconds, rate, next: serveRequest });
+      const idle = await atRate(port, rate, seconds);
       const eventLoopMaxIdleMs = await eventLoopMaxMs(port);
       await settle();
       // The same rate while a job runs; the job starts as the load does.
       await eventLoopMaxMs(port);
-      const loaded = cannon({ port, connections: CONNECTIONS, seconds, rate, next: serveRequest });
+      const loaded = atRate(port, rate, seconds);
       const job = await startJob(port, r);
       const duringJob = await loaded;
       const jobSeconds = (await jobDone(port, job)).seconds;
