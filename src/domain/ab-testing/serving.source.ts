@@ -1,27 +1,13 @@
 import DataLoader from "dataloader";
 import type { SyncReader } from "../../db/sync-reader.js";
 import { LATEST } from "../prompts/label.service.js";
-import type { PromptType } from "../prompts/prompt.logic.js";
+import { PROMPT_COLUMNS, toPromptRecord, type PromptRow } from "../prompts/prompt.reads.js";
 import { toVersion, type PromptRecord, type PromptVersionRecord, type VersionRow } from "../prompts/prompt.repository.js";
 import type { TemplateSource } from "../prompts/render.service.js";
 
-const toPrompt = (row: PromptRow): PromptRecord => ({
-  id: row.id,
-  name: row.name,
-  description: row.description,
-  category: row.category,
-  latestVersionNumber: row.latestVersionNumber,
-  type: row.type as PromptType,
-  createdAt: new Date(row.createdAt),
-  updatedAt: new Date(row.updatedAt),
-  archivedAt: row.archivedAt === null ? null : new Date(row.archivedAt),
-});
-
-type PromptRow = Omit<PromptRecord, "type" | "createdAt" | "updatedAt" | "archivedAt"> & { type: string; createdAt: string; updatedAt: string; archivedAt: string | null };
-
+const PROMPT = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE name = ?`;
 // Names asked for in the same tick (a batch of usage events) are looked up in one statement.
-const PROMPT = "SELECT id, name, description, category, type, latestVersionNumber, createdAt, updatedAt, archivedAt FROM Prompt WHERE name = ?";
-const PROMPTS = "SELECT id, name, description, category, type, latestVersionNumber, createdAt, updatedAt, archivedAt FROM Prompt WHERE name IN (SELECT value FROM json_each(?))";
+const PROMPTS = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE name IN (SELECT value FROM json_each(?))`;
 const LABEL = "SELECT versionNumber FROM PromptLabel WHERE promptId = ? AND name = ?";
 const VERSION =
   "SELECT id, promptId, number, content, config, variables, commitMessage, author, contentHash, createdAt FROM PromptVersion WHERE promptId = ? AND number = ?";
@@ -70,7 +56,7 @@ export class ServingSource implements TemplateSource {
     async (names) => {
       // One name (serving) by the plain index lookup, which is about twice as fast as json_each.
       const rows = names.length === 1 ? [this.reader.get<PromptRow>(PROMPT, names[0])].filter((r) => r !== undefined) : this.reader.all<PromptRow>(PROMPTS, JSON.stringify(names));
-      const found = new Map(rows.map((row) => [row.name, toPrompt(row)]));
+      const found = new Map(rows.map((row) => [row.name, toPromptRecord(row)]));
       return names.map((name) => found.get(name) ?? null);
     },
     { cache: false, maxBatchSize: 1_000 },

@@ -22,9 +22,11 @@ const VERSION_PAGES = `
   ) WHERE rn <= ?
   ORDER BY promptId, number DESC`;
 
-const PROMPT_COLUMNS = "id, name, description, category, type, latestVersionNumber, createdAt, updatedAt, archivedAt";
-type PromptRow = Omit<PromptRecord, "type" | "createdAt" | "updatedAt" | "archivedAt"> & { type: string; createdAt: string; updatedAt: string; archivedAt: string | null };
-const toPrompt = (row: PromptRow): PromptRecord => ({
+/** The Prompt columns every raw read of a prompt selects (what toPromptRecord maps). */
+export const PROMPT_COLUMNS = "id, name, description, category, type, latestVersionNumber, createdAt, updatedAt, archivedAt";
+export type PromptRow = Omit<PromptRecord, "type" | "createdAt" | "updatedAt" | "archivedAt"> & { type: string; createdAt: string; updatedAt: string; archivedAt: string | null };
+/** A Prompt row read with better-sqlite3 (dates as text) as a record. */
+export const toPromptRecord = (row: PromptRow): PromptRecord => ({
   ...row,
   type: row.type as PromptType,
   createdAt: new Date(row.createdAt),
@@ -71,7 +73,7 @@ export class PromptReads {
     }
     const orderBy = order === "NAME" ? `name ${dir}` : `updatedAt ${dir}, id ${dir}`;
     const sql = `SELECT ${PROMPT_COLUMNS} FROM Prompt ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${orderBy} LIMIT ?`;
-    return this.reader.all<PromptRow>(sql, ...params, limit).map(toPrompt);
+    return this.reader.all<PromptRow>(sql, ...params, limit).map(toPromptRecord);
   }
 
   tagsByPromptIds(ids: readonly string[]): Map<string, string[]> {
