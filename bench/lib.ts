@@ -114,14 +114,14 @@ export async function graphql(port: number, query: string, variables: Record<str
 /**
  * autocannon against POST /graphql with a body per request; each answer must be 200 with exactly
  * the bytes `next()` said to expect (checked as strings: parsing every answer would make the load
- * generator the bottleneck). `rate` (requests a second overall) makes it open-loop-ish.
+ * generator the bottleneck). Closed loop: for a fixed rate use loadAtRate (autocannon's rate mode
+ * sends each second's requests in a burst).
  */
 export async function cannon(options: {
   port: number;
   connections: number;
   seconds: number;
   next: () => { body: string; expected: string };
-  rate?: number;
 }): Promise<CannonResult> {
   let bad = 0;
   let firstBad = "";
@@ -131,7 +131,6 @@ export async function cannon(options: {
     headers: { "content-type": "application/json" },
     connections: options.connections,
     duration: options.seconds,
-    ...(options.rate ? { overallRate: options.rate } : {}),
     requests: [
       {
         setupRequest: (request, context: { expected?: string[] }) => {

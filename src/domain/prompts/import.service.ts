@@ -12,7 +12,8 @@ import {
   type PromptContent,
 } from "./prompt.logic.js";
 import type { Tx } from "./label.repository.js";
-import { isUniqueViolation, type IncludeEdge, type NewVersion, type PromptRecord, type PromptRepository } from "./prompt.repository.js";
+import type { IncludeEdge } from "./include-graph.js";
+import { isUniqueViolation, type NewVersion, type PromptRecord, type PromptRepository } from "./prompt.repository.js";
 import type { PromptService } from "./prompt.service.js";
 import { parseIncludes, selectorOf } from "./template.logic.js";
 import { buildVersion, newPrompt } from "./version.factory.js";

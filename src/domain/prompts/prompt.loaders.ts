@@ -1,6 +1,7 @@
 import DataLoader from "dataloader";
 import type { LabelEventRecord, LabelRecord, LabelRepository } from "./label.repository.js";
-import type { IncludeEdge, PromptRecord, PromptRepository, PromptVersionRecord } from "./prompt.repository.js";
+import type { IncludeEdge } from "./include-graph.js";
+import type { PromptRecord, PromptRepository, PromptVersionRecord } from "./prompt.repository.js";
 
 export interface LoaderOptions {
   /** Off for subscriptions: their context lives as long as the stream and must not serve stale rows. */

@@ -5,6 +5,7 @@ import { Prisma } from "../../generated/prisma/client.js";
 import type { Db } from "../../db/client.js";
 import { TxRepository } from "../../db/tx-repository.js";
 import type { PromptReads } from "./prompt.reads.js";
+import { assertNoCycle, type IncludeEdge } from "./include-graph.js";
 import { applyLabelMoves, type LabelEventRecord, type LabelMove, type Tx } from "./label.repository.js";
 import {
   deserializeContent,
@@ -71,24 +72,11 @@ export interface NewVersion {
   createdAt: Date;
 }
 
-/** An edge of the include graph: this prompt's latest version includes `includedId`. */
-export interface IncludeEdge {
-  includedId: string;
-  selector: string | null;
-}
-
 export interface NewRelationship {
   targetId: string;
   type: string;
   note: string | null;
   createdBy: string | null;
-}
-
-/** Thrown inside a write transaction when new includes would close a cycle; nothing is written. */
-export class IncludeCycleError extends Error {
-  constructor(readonly path: string[]) {
-    super(`include cycle: ${path.join(" -> ")}`);
-  }
 }
 
 export type VersionRow = Omit<PromptVersionRecord, "content" | "config" | "variables"> & {
@@ -368,33 +356,6 @@ export class PromptRepository extends TxRepository {
 
 export function isUniqueViolation(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
-}
-
-/**
- * Walks the include graph from the new targets, level by level (one statement per level);
- * reaching `promptId` again means the new includes would close a cycle.
- */
-async function assertNoCycle(tx: Tx, promptId: string, targets: string[]): Promise<void> {
-  const parent = new Map<string, string>(targets.map((t) => [t, promptId]));
-  let frontier = [...new Set(targets)];
-  while (frontier.length > 0) {
-    if (frontier.includes(promptId)) {
-      const path = [promptId];
-      for (let node = parent.get(promptId); node !== undefined && node !== promptId; node = parent.get(node)) path.unshift(node);
-      path.unshift(promptId);
-      const names = await tx.prompt.findMany({ where: { id: { in: path } }, select: { id: true, name: true } });
-      const nameOf = new Map(names.map((n) => [n.id, n.name]));
-      throw new IncludeCycleError(path.map((id) => nameOf.get(id) ?? id));
-    }
-    const edges = await tx.promptInclude.findMany({ where: { promptId: { in: frontier } } });
-    const next: string[] = [];
-    for (const edge of edges) {
-      if (parent.has(edge.includedId) && edge.includedId !== promptId) continue;
-      parent.set(edge.includedId, edge.promptId);
-      next.push(edge.includedId);
-    }
-    frontier = next;
-  }
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

@@ -25,10 +25,9 @@ import type {
 } from "./prompt.commands.js";
 import { parseIncludes, selectorOf } from "./template.logic.js";
 import { batchable, namesOf, nameTaken, planBatch, settleNames, type CreateManyResult } from "./prompt.batch.js";
+import { IncludeCycleError, type IncludeEdge } from "./include-graph.js";
 import {
-  IncludeCycleError,
   isUniqueViolation,
-  type IncludeEdge,
   type PromptRecord,
   type PromptRepository,
   type PromptVersionRecord,

@@ -2,7 +2,8 @@
 import { newId } from "../shared/ids.js";
 import { TxRepository } from "../../db/tx-repository.js";
 import { applyLabelMoves, type Tx } from "./label.repository.js";
-import { toVersion, type IncludeEdge, type NewRelationship, type NewVersion, type PromptRecord, type PromptVersionRecord } from "./prompt.repository.js";
+import type { IncludeEdge } from "./include-graph.js";
+import { toVersion, type NewRelationship, type NewVersion, type PromptRecord, type PromptVersionRecord } from "./prompt.repository.js";
 
 export class TransferRepository extends TxRepository {
   /** This repository on an open transaction (bulk imports). */
