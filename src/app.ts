@@ -16,6 +16,7 @@ import { applyPragmas, openDb, StatementCounter, type Db } from "./db/client.js"
 import { expectedMigrations, MigrationGate } from "./db/migrations.js";
 import { Mutex } from "./db/isolation.js";
 import { SyncReader } from "./db/sync-reader.js";
+import { SyncWriter } from "./db/sync-writer.js";
 import { BulkWorker } from "./domain/bulk/bulk.worker-client.js";
 import { AbResultsService } from "./domain/ab-testing/ab-results.service.js";
 import { AbTestRepository } from "./domain/ab-testing/ab-test.repository.js";
@@ -24,6 +25,7 @@ import { ExposureBuffer } from "./domain/ab-testing/exposure.buffer.js";
 import { ServingCache } from "./domain/ab-testing/serving.cache.js";
 import { ServingSource } from "./domain/ab-testing/serving.source.js";
 import { PromptReads } from "./domain/prompts/prompt.reads.js";
+import { PromptWrites } from "./domain/prompts/prompt.writes.js";
 import { ServingService } from "./domain/ab-testing/serving.service.js";
 import { AbTestResolver } from "./resolvers/ab-testing/ab-test.resolver.js";
 import { SystemHealthService } from "./domain/analytics/system-health.service.js";
@@ -149,8 +151,12 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   // read-only connection of their own; everything else, and every transaction, through Prisma.
   const reader = new SyncReader(config.dbFile, config.sqliteBusyTimeoutMs, statements);
   const reads = new PromptReads(reader);
-  const promptRepository = new PromptRepository(db, false, reads);
-  const labelRepository = new LabelRepository(db, false, reads);
+  // Likewise the edits of one prompt (new versions, label moves): prepared statements on a
+  // connection of their own, taking turns with Prisma's transactions through the write gate.
+  const writer = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate, undefined, statements);
+  const writes = new PromptWrites(writer);
+  const promptRepository = new PromptRepository(db, false, reads, writes);
+  const labelRepository = new LabelRepository(db, false, reads, writes);
   const prompts = new PromptService(promptRepository, bus, { maxContentBytes: config.maxContentBytes });
   const labels = new LabelService(labelRepository, prompts, bus);
   // Rendering may legitimately grow a prompt through includes and variables, but not without bound.
@@ -382,6 +388,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await apollo.stop();
         await bus.close();
         await bulkWorker.close();
+        writer.close();
         await db.$disconnect();
         logger.info("prompt store stopped");
       })()),

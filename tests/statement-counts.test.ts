@@ -55,11 +55,11 @@ const EXPECTED: Record<string, number> = {
   "resolvePrompt, warm": 0,
   "renderPrompt": 3,
   "searchPrompts(first: 20)": 2,
-  "diffPromptVersions": 4,
+  "diffPromptVersions": 3,
   "promptAnalytics, 30 days (first run)": 3,
-  "createPrompt": 6,
-  "updatePrompt (new version)": 8,
-  "setPromptLabel": 6,
+  "createPrompt": 5,
+  "updatePrompt (new version)": 7,
+  "setPromptLabel": 5,
   "recordUsage, 50 events (through its own connection)": 1,
 };
 

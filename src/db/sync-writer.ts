@@ -1,6 +1,8 @@
+import { AsyncResource } from "node:async_hooks";
 import Database from "better-sqlite3";
 import { auditArgs, INSERT_AUDIT_SQL } from "../audit/audit.sql.js";
-import { claimAudit } from "../auth/scope.js";
+import { claimAudit, detached } from "../auth/scope.js";
+import type { StatementCounter } from "./client.js";
 import type { Mutex } from "./isolation.js";
 
 /** A synchronous transaction on the writer's own connection: prepared statements, cached. */
@@ -10,6 +12,17 @@ export interface SyncSession {
 
 /** How Prisma stores a DateTime in SQLite here; raw writes must match it for sorting and filters. */
 export const sqlDate = (date: Date): string => date.toISOString().replace("Z", "+00:00");
+
+/** A write waiting for the next group commit (see SyncWriter.grouped). */
+interface GroupedWrite {
+  /** Runs the write, and its audit entry, in the context of the operation that asked for it. */
+  run(session: SyncSession, conn: Database.Database): { result: unknown; settleAudit?: (committed: boolean) => void };
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** Writes one group commit takes at most: bounds how long a group holds the event loop. */
+const MAX_GROUP = 64;
 
 /**
  * The fast path for big writes (bulk creation): prepared better-sqlite3 statements on a
@@ -23,6 +36,11 @@ export const sqlDate = (date: Date): string => date.toISOString().replace("Z", "
 export class SyncWriter {
   private connection: Database.Database | undefined;
   private readonly statements = new Map<string, Database.Statement>();
+  /** Group transactions begun, and writes run again alone after their group failed as a whole. */
+  readonly stats = { transactions: 0, retried: 0 };
+  /** Writes waiting for the next group commit, and whether that commit is scheduled. */
+  private readonly queue: GroupedWrite[] = [];
+  private flushPending = false;
 
   constructor(
     private readonly file: string,
@@ -34,6 +52,8 @@ export class SyncWriter {
      * back to the database once per checkpoint, so fewer checkpoints mean less work overall.
      */
     private readonly autocheckpointPages = 1000,
+    /** Counted with Prisma's statements (the CI guard of statement counts sees these too). */
+    private readonly counter?: StatementCounter,
   ) {}
 
   async transaction<T>(fn: (session: SyncSession) => T): Promise<T> {
@@ -42,23 +62,16 @@ export class SyncWriter {
       const conn = this.open();
       conn.exec("BEGIN IMMEDIATE");
       try {
-        const result = fn({ statement: (sql) => this.prepare(conn, sql) });
+        const result = fn(this.session(conn));
         // A mutation's audit entry commits with its change (see src/auth/scope.ts).
-        const claim = claimAudit();
-        if (claim) {
-          const { id, args } = auditArgs(claim.audit, claim.principal, "SUCCESS");
-          try {
-            this.prepare(conn, INSERT_AUDIT_SQL).run(...args);
-            conn.exec("COMMIT");
-          } catch (error) {
-            claim.settle(false);
-            throw error;
-          }
-          claim.audit.id = id;
-          claim.settle(true);
-        } else {
+        const settleAudit = this.writeAudit(conn);
+        try {
           conn.exec("COMMIT");
+        } catch (error) {
+          settleAudit?.(false);
+          throw error;
         }
+        settleAudit?.(true);
         return result;
       } catch (error) {
         if (conn.inTransaction) conn.exec("ROLLBACK");
@@ -67,6 +80,31 @@ export class SyncWriter {
     } finally {
       release();
     }
+  }
+
+  /**
+   * A small write of its own, committed with the others that arrive meanwhile (group commit).
+   * A commit here costs far more than a small write: the WAL append and, with a full-text index,
+   * FTS5 flushing its pending terms into a new segment of every prefix index (about 0.7 ms at
+   * 100,000 prompts, against 0.15 ms for the rows). Writes that queue up while the connection
+   * is busy therefore share one transaction; each runs in a SAVEPOINT of its own, so a failing
+   * one is undone alone and its caller gets its error, and every caller learns of success only
+   * after COMMIT. Each write keeps its own operation's context (rights, audit entry): its audit
+   * entry is written inside its savepoint. With nothing else queued, a write commits alone.
+   */
+  grouped<T>(fn: (session: SyncSession) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const run = AsyncResource.bind((session: SyncSession, conn: Database.Database) => {
+        const result = fn(session);
+        return { result, settleAudit: this.writeAudit(conn) };
+      });
+      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushPending) {
+        this.flushPending = true;
+        // Requests read in the same turn of the event loop join this group.
+        detached(() => setImmediate(() => void this.flush()));
+      }
+    });
   }
 
   close(): void {
@@ -89,6 +127,102 @@ export class SyncWriter {
       this.connection = conn;
     }
     return this.connection;
+  }
+
+  private async flush(): Promise<void> {
+    const release = await this.gate.acquire();
+    // Writes that queued while the gate was taken join this group.
+    const group = this.queue.splice(0, MAX_GROUP);
+    this.flushPending = false;
+    try {
+      this.commitGroup(group);
+    } finally {
+      release();
+      if (this.queue.length > 0 && !this.flushPending) {
+        this.flushPending = true;
+        setImmediate(() => void this.flush());
+      }
+    }
+  }
+
+  private commitGroup(group: GroupedWrite[]): void {
+    const done: { write: GroupedWrite; result: unknown; settleAudit?: (committed: boolean) => void }[] = [];
+    let conn: Database.Database;
+    try {
+      conn = this.open();
+      conn.exec("BEGIN IMMEDIATE");
+    } catch (error) {
+      for (const write of group) write.reject(error);
+      return;
+    }
+    this.stats.transactions++;
+    const session = this.session(conn);
+    const failed = new Set<GroupedWrite>();
+    try {
+      for (const write of group) {
+        conn.exec("SAVEPOINT grouped_write");
+        try {
+          const { result, settleAudit } = write.run(session, conn);
+          conn.exec("RELEASE grouped_write");
+          done.push({ write, result, settleAudit });
+        } catch (error) {
+          // SQLite may have ended the whole transaction (disk full, say): see below.
+          if (!conn.inTransaction) throw error;
+          conn.exec("ROLLBACK TO grouped_write");
+          conn.exec("RELEASE grouped_write");
+          failed.add(write);
+          write.reject(error);
+        }
+      }
+      conn.exec("COMMIT");
+    } catch (error) {
+      if (conn.inTransaction) conn.exec("ROLLBACK");
+      for (const { settleAudit } of done) settleAudit?.(false);
+      if (group.length === 1) {
+        group[0]!.reject(error);
+        return;
+      }
+      // The transaction failed as a whole (COMMIT refused, or SQLite ended it): nothing was kept.
+      // Each write runs again alone, so only the one at fault fails. A write is only SQL on
+      // its inputs, and its audit entry is claimable again, so running it twice is safe.
+      const again = group.filter((write) => !failed.has(write));
+      this.stats.retried += again.length;
+      for (const write of again) this.commitGroup([write]);
+      return;
+    }
+    for (const { write, result, settleAudit } of done) {
+      settleAudit?.(true);
+      write.resolve(result);
+    }
+  }
+
+  /**
+   * Writes the running operation's audit entry, if it has one left to write, in the open
+   * transaction; returns what to call once it is known whether that transaction committed.
+   */
+  private writeAudit(conn: Database.Database): ((committed: boolean) => void) | undefined {
+    const claim = claimAudit();
+    if (!claim) return undefined;
+    const { id, args } = auditArgs(claim.audit, claim.principal, "SUCCESS");
+    try {
+      this.prepare(conn, INSERT_AUDIT_SQL).run(...args);
+    } catch (error) {
+      claim.settle(false);
+      throw error;
+    }
+    return (committed) => {
+      if (committed) claim.audit.id = id;
+      claim.settle(committed);
+    };
+  }
+
+  private session(conn: Database.Database): SyncSession {
+    return {
+      statement: (sql) => {
+        this.counter?.record(sql);
+        return this.prepare(conn, sql);
+      },
+    };
   }
 
   private prepare(conn: Database.Database, sql: string): Database.Statement {

@@ -18,7 +18,7 @@ export class DiffService {
       throw badInput("context", "context must be an integer from 0 to 1000");
     }
     const prompt = await this.prompts.get(ref);
-    const [a, b] = await Promise.all([this.prompts.version({ id: prompt.id }, from), this.prompts.version({ id: prompt.id }, to)]);
+    const [a, b] = await Promise.all([this.prompts.versionOf(prompt, from), this.prompts.versionOf(prompt, to)]);
     return { ...diffPromptContent(a, b, { context: context ?? undefined }), from: a, to: b };
   }
 }

@@ -14,11 +14,15 @@ export class IncludeCycleError extends Error {
   }
 }
 
+/** What the walk reads: the include edges from a set of prompts (one statement per level). */
+type EdgesFrom = { promptId: string; includedId: string }[];
+
 /**
- * Walks the include graph from the new targets, level by level (one statement per level);
- * reaching `promptId` again means the new includes would close a cycle.
+ * Walks the include graph from the new targets, level by level: it yields each level's prompt
+ * ids and is given back their edges, so the same walk runs over Prisma (async) and over
+ * prepared statements (sync). Returns the cycle's ids when it reaches `promptId` again.
  */
-export async function assertNoCycle(tx: Tx, promptId: string, targets: string[]): Promise<void> {
+function* walk(promptId: string, targets: string[]): Generator<string[], string[] | null, EdgesFrom> {
   const parent = new Map<string, string>(targets.map((t) => [t, promptId]));
   let frontier = [...new Set(targets)];
   while (frontier.length > 0) {
@@ -26,11 +30,9 @@ export async function assertNoCycle(tx: Tx, promptId: string, targets: string[])
       const path = [promptId];
       for (let node = parent.get(promptId); node !== undefined && node !== promptId; node = parent.get(node)) path.unshift(node);
       path.unshift(promptId);
-      const names = await tx.prompt.findMany({ where: { id: { in: path } }, select: { id: true, name: true } });
-      const nameOf = new Map(names.map((n) => [n.id, n.name]));
-      throw new IncludeCycleError(path.map((id) => nameOf.get(id) ?? id));
+      return path;
     }
-    const edges = await tx.promptInclude.findMany({ where: { promptId: { in: frontier } } });
+    const edges = yield frontier;
     const next: string[] = [];
     for (const edge of edges) {
       if (parent.has(edge.includedId) && edge.includedId !== promptId) continue;
@@ -39,4 +41,31 @@ export async function assertNoCycle(tx: Tx, promptId: string, targets: string[])
     }
     frontier = next;
   }
+  return null;
+}
+
+function cycleError(path: string[], names: { id: string; name: string }[]): IncludeCycleError {
+  const nameOf = new Map(names.map((n) => [n.id, n.name]));
+  return new IncludeCycleError(path.map((id) => nameOf.get(id) ?? id));
+}
+
+/** Throws IncludeCycleError when `promptId` including `targets` would close a cycle. */
+export async function assertNoCycle(tx: Tx, promptId: string, targets: string[]): Promise<void> {
+  const steps = walk(promptId, targets);
+  let step = steps.next();
+  while (!step.done) step = steps.next(await tx.promptInclude.findMany({ where: { promptId: { in: step.value } } }));
+  const path = step.value;
+  if (path) throw cycleError(path, await tx.prompt.findMany({ where: { id: { in: path } }, select: { id: true, name: true } }));
+}
+
+/** assertNoCycle over synchronous reads (a SyncWriter transaction). */
+export function assertNoCycleSync(
+  read: { edgesFrom(ids: string[]): EdgesFrom; names(ids: string[]): { id: string; name: string }[] },
+  promptId: string,
+  targets: string[],
+): void {
+  const steps = walk(promptId, targets);
+  let step = steps.next();
+  while (!step.done) step = steps.next(read.edgesFrom(step.value));
+  if (step.value) throw cycleError(step.value, read.names(step.value));
 }

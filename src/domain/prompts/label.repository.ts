@@ -3,6 +3,7 @@ import { Prisma } from "../../generated/prisma/client.js";
 import type { Db } from "../../db/client.js";
 import { TxRepository, type Tx } from "../../db/tx-repository.js";
 import type { PromptReads } from "./prompt.reads.js";
+import type { PromptWrites } from "./prompt.writes.js";
 import { assertMayMoveLabels } from "../../auth/scope.js";
 
 export type { Tx };
@@ -34,6 +35,11 @@ export interface LabelMove {
   reason: string | null;
 }
 
+/** The history entry of a move that changes something. */
+export function labelEventOf(promptId: string, move: LabelMove, fromVersion: number | null, now: Date): LabelEventRecord {
+  return { id: newId(), promptId, label: move.label, fromVersion, toVersion: move.toVersion, actor: move.actor, reason: move.reason, createdAt: now };
+}
+
 /**
  * Applies label moves inside the caller's transaction and records each real move in the
  * history. Returns the moves that changed something (a label already on its target is skipped).
@@ -54,16 +60,7 @@ export async function applyLabelMoves(tx: Tx, promptId: string, moves: LabelMove
         update: { versionNumber: move.toVersion, updatedAt: now, updatedBy: move.actor },
       });
     }
-    const event: LabelEventRecord = {
-      id: newId(),
-      promptId,
-      label: move.label,
-      fromVersion,
-      toVersion: move.toVersion,
-      actor: move.actor,
-      reason: move.reason,
-      createdAt: now,
-    };
+    const event = labelEventOf(promptId, move, fromVersion, now);
     await tx.promptLabelEvent.create({ data: event });
     events.push(event);
   }
@@ -74,8 +71,10 @@ export class LabelRepository extends TxRepository {
   constructor(
     db: Db,
     bound = false,
-    /** Prepared-statement reads for the batched relation loads; not used on a transaction. */
+    /** Prepared-statement reads (lookups, batched relation loads); not used on a transaction. */
     private readonly reads?: PromptReads,
+    /** Prepared-statement label moves; not used on a transaction. */
+    private readonly writes?: PromptWrites,
   ) {
     super(db, bound);
   }
@@ -85,12 +84,14 @@ export class LabelRepository extends TxRepository {
     return TxRepository.bindTo((db, bound) => new LabelRepository(db, bound), tx);
   }
 
-  find(promptId: string, name: string): Promise<LabelRecord | null> {
+  async find(promptId: string, name: string): Promise<LabelRecord | null> {
+    if (this.reads) return this.reads.label(promptId, name);
     return this.db.promptLabel.findUnique({ where: { promptId_name: { promptId, name } } });
   }
 
   /** Moves labels in one transaction. */
   move(promptId: string, moves: LabelMove[]): Promise<LabelEventRecord[]> {
+    if (this.writes) return this.writes.moveLabels(promptId, moves, new Date());
     return this.run((tx) => applyLabelMoves(tx, promptId, moves, new Date()));
   }
 

@@ -34,6 +34,11 @@ export const toPromptRecord = (row: PromptRow): PromptRecord => ({
   archivedAt: row.archivedAt === null ? null : new Date(row.archivedAt),
 });
 
+const LABEL = "SELECT promptId, name, versionNumber, updatedAt, updatedBy FROM PromptLabel WHERE promptId = ? AND name = ?";
+type LabelRow = Omit<LabelRecord, "updatedAt"> & { updatedAt: string };
+const PROMPT_BY_ID = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE id = ?`;
+const PROMPT_BY_NAME = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE name = ?`;
+
 type VersionWithType = Omit<VersionRow, "createdAt"> & { createdAt: string; type: string };
 const version = (row: VersionWithType) => toVersion({ ...row, createdAt: new Date(row.createdAt) }, row.type as PromptType);
 
@@ -76,6 +81,17 @@ export class PromptReads {
     return this.reader.all<PromptRow>(sql, ...params, limit).map(toPromptRecord);
   }
 
+  /** One prompt by its id or its (unique) name. */
+  findBy(column: "id" | "name", value: string): PromptRecord | null {
+    const row = this.reader.get<PromptRow>(column === "id" ? PROMPT_BY_ID : PROMPT_BY_NAME, value);
+    return row ? toPromptRecord(row) : null;
+  }
+
+  label(promptId: string, name: string): LabelRecord | null {
+    const row = this.reader.get<LabelRow>(LABEL, promptId, name);
+    return row ? { ...row, updatedAt: new Date(row.updatedAt) } : null;
+  }
+
   tagsByPromptIds(ids: readonly string[]): Map<string, string[]> {
     const byPrompt = new Map<string, string[]>(ids.map((id) => [id, []]));
     for (const row of this.reader.all<{ promptId: string; tag: string }>(TAGS, JSON.stringify(ids))) byPrompt.get(row.promptId)?.push(row.tag);
@@ -84,7 +100,7 @@ export class PromptReads {
 
   labelsByPromptIds(ids: readonly string[]): Map<string, LabelRecord[]> {
     const byPrompt = new Map<string, LabelRecord[]>(ids.map((id) => [id, []]));
-    for (const row of this.reader.all<Omit<LabelRecord, "updatedAt"> & { updatedAt: string }>(LABELS, JSON.stringify(ids))) {
+    for (const row of this.reader.all<LabelRow>(LABELS, JSON.stringify(ids))) {
       byPrompt.get(row.promptId)?.push({ ...row, updatedAt: new Date(row.updatedAt) });
     }
     return byPrompt;

@@ -5,6 +5,7 @@ import { Prisma } from "../../generated/prisma/client.js";
 import type { Db } from "../../db/client.js";
 import { TxRepository } from "../../db/tx-repository.js";
 import type { PromptReads } from "./prompt.reads.js";
+import type { PromptWrites } from "./prompt.writes.js";
 import { assertNoCycle, type IncludeEdge } from "./include-graph.js";
 import { applyLabelMoves, type LabelEventRecord, type LabelMove, type Tx } from "./label.repository.js";
 import {
@@ -79,6 +80,19 @@ export interface NewRelationship {
   createdBy: string | null;
 }
 
+/** What an update changes on the prompt row besides its version count (undefined: unchanged). */
+export interface PromptUpdate {
+  description?: string | null;
+  category?: string | null;
+  tags?: string[];
+  updatedAt: Date;
+}
+
+export interface PromptUpdateExtras {
+  includes?: IncludeEdge[];
+  labelMoves?: LabelMove[];
+}
+
 export type VersionRow = Omit<PromptVersionRecord, "content" | "config" | "variables"> & {
   content: string;
   config: string;
@@ -109,8 +123,10 @@ export class PromptRepository extends TxRepository {
   constructor(
     db: Db,
     bound = false,
-    /** Prepared-statement reads for the batched relation loads; not used on a transaction. */
+    /** Prepared-statement reads (lookups, batched relation loads); not used on a transaction. */
     private readonly reads?: PromptReads,
+    /** Prepared-statement writes for updates; not used on a transaction. */
+    private readonly writes?: PromptWrites,
   ) {
     super(db, bound);
   }
@@ -120,13 +136,14 @@ export class PromptRepository extends TxRepository {
     return TxRepository.bindTo((db, bound) => new PromptRepository(db, bound), tx);
   }
 
-
   async findById(id: string): Promise<PromptRecord | null> {
+    if (this.reads) return this.reads.findBy("id", id);
     const row = await this.db.prompt.findUnique({ where: { id } });
     return row && toPrompt(row);
   }
 
   async findByName(name: string): Promise<PromptRecord | null> {
+    if (this.reads) return this.reads.findBy("name", name);
     const row = await this.db.prompt.findUnique({ where: { name } });
     return row && toPrompt(row);
   }
@@ -219,6 +236,7 @@ export class PromptRepository extends TxRepository {
     tags: string[],
     extras: { includes?: IncludeEdge[]; relationships?: NewRelationship[] } = {},
   ): Promise<void> {
+    if (this.writes) return this.writes.create(prompt, version, tags, extras);
     const now = prompt.createdAt;
     await this.run(async (tx) => {
       // Prompt, tags, then the version: the search index row is written once, when all is there.
@@ -269,10 +287,11 @@ export class PromptRepository extends TxRepository {
   async update(
     id: string,
     expectedLatest: number,
-    changes: { description?: string | null; category?: string | null; tags?: string[]; updatedAt: Date },
+    changes: PromptUpdate,
     version: NewVersion | null,
-    extras: { includes?: IncludeEdge[]; labelMoves?: LabelMove[] } = {},
+    extras: PromptUpdateExtras = {},
   ): Promise<{ labelEvents: LabelEventRecord[] } | null> {
+    if (this.writes) return this.writes.update(id, expectedLatest, changes, version, extras);
     return this.run(async (tx) => {
       const { count } = await tx.prompt.updateMany({
         // Archived prompts are read-only: an archive landing between read and write wins.
@@ -354,8 +373,11 @@ export class PromptRepository extends TxRepository {
   }
 }
 
+/** A unique constraint failed: Prisma's P2002, or SQLite's own code from a prepared statement. */
 export function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
+  if (error instanceof Prisma.PrismaClientKnownRequestError) return error.code === "P2002";
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

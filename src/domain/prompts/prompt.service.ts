@@ -66,7 +66,11 @@ export class PromptService {
   }
 
   async version(ref: PromptRef, number: number): Promise<PromptVersionRecord> {
-    const prompt = await this.get(ref);
+    return this.versionOf(await this.get(ref), number);
+  }
+
+  /** A version of a prompt already read; NOT_FOUND when it has no such version. */
+  async versionOf(prompt: PromptRecord, number: number): Promise<PromptVersionRecord> {
     const [version] = await this.repo.versionsByKeys([{ promptId: prompt.id, number }]);
     if (!version) throw notFound(`version ${number} of prompt ${prompt.name}`, "number", number);
     return version;
