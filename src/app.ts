@@ -17,6 +17,7 @@ import { expectedMigrations, MigrationGate } from "./db/migrations.js";
 import { Mutex } from "./db/isolation.js";
 import { SyncReader } from "./db/sync-reader.js";
 import { SyncWriter } from "./db/sync-writer.js";
+import { AUTOCHECKPOINT_PAGES, Checkpointer } from "./db/checkpointer.js";
 import { BulkWorker } from "./domain/bulk/bulk.worker-client.js";
 import { AbResultsService } from "./domain/ab-testing/ab-results.service.js";
 import { AbTestRepository } from "./domain/ab-testing/ab-test.repository.js";
@@ -91,6 +92,8 @@ export interface App {
   db: Db;
   /** Every SQL statement Prisma sent (tests assert on it). */
   statements: StatementCounter;
+  /** The WAL checkpointer thread (tests read what it last did). */
+  checkpointer: Checkpointer;
   services: {
     prompts: PromptService;
     bulk: BulkService;
@@ -153,7 +156,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const reads = new PromptReads(reader);
   // Likewise the edits of one prompt (new versions, label moves): prepared statements on a
   // connection of their own, taking turns with Prisma's transactions through the write gate.
-  const writer = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate, undefined, statements);
+  const writer = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate, AUTOCHECKPOINT_PAGES, statements);
+  const checkpointer = new Checkpointer({ file: config.dbFile, busyTimeoutMs: config.sqliteBusyTimeoutMs }, logger);
+  migrations.whenReady(() => checkpointer.start());
   const writes = new PromptWrites(writer);
   const promptRepository = new PromptRepository(db, false, reads, writes);
   const labelRepository = new LabelRepository(db, false, reads, writes);
@@ -346,6 +351,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger,
     db,
     statements,
+    checkpointer,
     services: { prompts, bulk, runner, notifications, refinements, refinementRunner, abResults, exposures, servingCache, cache, usage, retention, usageBuffers },
     bus,
     apollo,
@@ -390,6 +396,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await bulkWorker.close();
         writer.close();
         await db.$disconnect();
+        await checkpointer.close();
         logger.info("prompt store stopped");
       })()),
   };

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient } from "../generated/prisma/client.js";
+import { AUTOCHECKPOINT_PAGES } from "./checkpointer.js";
 import { isolateTransactions, Mutex } from "./isolation.js";
 
 export type Db = PrismaClient<"query">;
@@ -45,6 +46,8 @@ export async function applyPragmas(db: Db, options: Pick<DbOptions, "busyTimeout
   await db.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
   await db.$executeRawUnsafe(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
   await db.$executeRawUnsafe("PRAGMA foreign_keys = ON");
+  // Checkpoints are the checkpointer thread's job; this is only the safety net (checkpointer.ts).
+  await db.$executeRawUnsafe(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
 }
 
 /** The effective settings, read back from SQLite (values come back as BigInt with this adapter). */

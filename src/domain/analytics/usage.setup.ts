@@ -5,6 +5,7 @@ import type { AppConfig } from "../../config.js";
 import type { Db } from "../../db/client.js";
 import type { Mutex } from "../../db/isolation.js";
 import { SyncWriter } from "../../db/sync-writer.js";
+import { AUTOCHECKPOINT_PAGES } from "../../db/checkpointer.js";
 import type { Logger } from "../../logger.js";
 import type { EventBus } from "../../subscriptions/pubsub.js";
 import type { PromptRecord } from "../prompts/prompt.repository.js";
@@ -35,7 +36,7 @@ export function createUsage(deps: {
   logger: Logger;
 }): Usage {
   const { config, logger } = deps;
-  const writer = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, deps.writeGate, 10_000);
+  const writer = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, deps.writeGate, AUTOCHECKPOINT_PAGES);
   const usageRepository = new UsageRepository(deps.db);
   const writes = new UsageWriteRepository();
   // The busiest rollups (a prompt's hourly latency histogram, users per hour) are written once a second.

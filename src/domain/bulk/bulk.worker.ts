@@ -6,6 +6,7 @@ import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { Mutex } from "../../db/isolation.js";
 import { SyncWriter } from "../../db/sync-writer.js";
+import { AUTOCHECKPOINT_PAGES } from "../../db/checkpointer.js";
 import { BufferedPublisher } from "../../subscriptions/topics.js";
 import { runFastChunk, type FastChunkRequest } from "./bulk.fast-create.js";
 import type { BulkWorkerData, WorkerReply } from "./bulk.worker-client.js";
@@ -17,7 +18,8 @@ try {
 } catch {
   // Not permitted or not supported: the worker still runs, only at normal priority.
 }
-const writer = new SyncWriter(data.file, data.busyTimeoutMs, new Mutex());
+// Checkpoints are the checkpointer thread's (src/db/checkpointer.ts): a chunk commits without one.
+const writer = new SyncWriter(data.file, data.busyTimeoutMs, new Mutex(), AUTOCHECKPOINT_PAGES);
 const port = parentPort!;
 
 port.on("message", (message: { id: number; request: FastChunkRequest } | "close") => {
