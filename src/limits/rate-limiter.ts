@@ -108,7 +108,9 @@ export class MemoryRateLimiter implements RateLimiter {
 
   constructor(options: RateLimitOptions) {
     this.params = gcraParams(options);
-    this.tats = new LRUCache({ max: options.maxKeys ?? DEFAULT_MAX_KEYS });
+    // Bounded by maxSize (each key counts 1) rather than max, which makes lru-cache allocate
+    // its arrays for every possible key up front: about 40 ms of every start for 100,000 keys.
+    this.tats = new LRUCache({ maxSize: options.maxKeys ?? DEFAULT_MAX_KEYS, sizeCalculation: () => 1 });
     // Monotonic by default: a wall clock stepped back an hour would deny every key for that hour.
     this.now = options.now ?? (() => performance.now());
   }
