@@ -18,7 +18,9 @@ await build({
   // type-graphql names GraphQL types after their classes: renaming a class (the bundler does to
   // avoid clashes) would rename the type.
   keepNames: true,
-  external: ["better-sqlite3", "@prisma/*", "pino", "pino-*", "thread-stream", "graphql", "graphql/*", "graphql-query-complexity", "protobufjs/*", "class-validator"],
+  // @apollo/utils.createhash uses node:crypto only when `module.require` exists, which a
+  // bundled CommonJS module lacks: bundled, Apollo would hash every operation with sha.js in JS.
+  external: ["better-sqlite3", "@prisma/*", "pino", "pino-*", "thread-stream", "graphql", "graphql/*", "graphql-query-complexity", "protobufjs/*", "class-validator", "@apollo/utils.createhash"],
   // Bundled CommonJS packages call require(); an ES module has none of its own.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 });
