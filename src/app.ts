@@ -142,13 +142,19 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger,
   );
   const migrations = new MigrationGate(db, expectedMigrations(), () => applyPragmas(db, dbOptions));
+  // The background work of a migrated database (retention, resuming jobs and refinement
+  // sessions, checkpoints) starts half a second after it is ready, not on the way to the first
+  // answer: each of them costs the starting process CPU, Prisma's first queries most of all.
+  // Until it runs, app.close() has nothing of it to stop.
+  let stopping = false;
+  const afterStart = (fn: () => unknown) => migrations.whenReady(() => setTimeout(() => stopping || fn(), 500).unref());
   if (!(await migrations.check())) {
     logger.warn({ db: config.dbFile, pending: migrations.pending }, "database is not migrated: run `npm run db:migrate`; not ready until then");
   }
   const bus = await createEventBus(config, logger);
   const access = await createAccess(config, db, bus, logger);
   const { apiKeys, authenticator, audit, admit } = access;
-  migrations.whenReady(() => audit.startRetention(config.audit.retentionDays));
+  afterStart(() => audit.startRetention(config.audit.retentionDays));
 
   // Hot reads (serving, the relation fields of listings) go through prepared statements on a
   // read-only connection of their own; everything else, and every transaction, through Prisma.
@@ -158,7 +164,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   // connection of their own, taking turns with Prisma's transactions through the write gate.
   const writer = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate, AUTOCHECKPOINT_PAGES, statements);
   const checkpointer = new Checkpointer({ file: config.dbFile, busyTimeoutMs: config.sqliteBusyTimeoutMs }, logger);
-  migrations.whenReady(() => checkpointer.start());
+  // Until it starts (afterStart), the connections' own checkpoints bound the log.
+  afterStart(() => checkpointer.start());
   const writes = new PromptWrites(writer);
   const promptRepository = new PromptRepository(db, false, reads, writes);
   const labelRepository = new LabelRepository(db, false, reads, writes);
@@ -217,7 +224,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     promptByName: (name) => servingCache.promptByName(name),
     logger,
   });
-  migrations.whenReady(() => retention.start());
+  afterStart(() => retention.start());
   const startedAt = Date.now();
   const systemHealth = new SystemHealthService(usageRepository, {
     startedAt,
@@ -228,8 +235,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   });
   const refinements = new RefinementService(refinementRepository, prompts, providers, refinementRunner, bus, config.refinement.streamPollMs);
   // Operations a previous process left queued or running continue by themselves.
-  migrations.whenReady(() => runner.resume().catch((err: unknown) => logger.error({ err }, "resuming bulk operations failed")));
-  migrations.whenReady(() => refinementRunner.start().catch((err: unknown) => logger.error({ err }, "starting refinement sessions failed")));
+  afterStart(() => runner.resume().catch((err: unknown) => logger.error({ err }, "resuming bulk operations failed")));
+  afterStart(() => refinementRunner.start().catch((err: unknown) => logger.error({ err }, "starting refinement sessions failed")));
 
   const container = new ResolverContainer()
     .register(PromptResolver, new PromptResolver(prompts))
@@ -370,6 +377,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     close: () =>
       (closing ??= (async () => {
         shuttingDown = true;
+        stopping = true;
         migrations.stop();
         const stopped = new Promise<void>((resolve) => http.server.close(() => resolve()));
         await ws.close();
