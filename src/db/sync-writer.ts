@@ -136,6 +136,9 @@ export class SyncWriter {
     this.flushPending = false;
     try {
       this.commitGroup(group);
+    } catch (error) {
+      // Not expected (commitGroup answers every write itself), but no write may be left waiting.
+      for (const write of group) write.reject(error);
     } finally {
       release();
       if (this.queue.length > 0 && !this.flushPending) {
