@@ -236,6 +236,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const refinements = new RefinementService(refinementRepository, prompts, providers, refinementRunner, bus, config.refinement.streamPollMs);
   // Operations a previous process left queued or running continue by themselves.
   afterStart(() => runner.resume().catch((err: unknown) => logger.error({ err }, "resuming bulk operations failed")));
+  // Cancels and deletions must reach sessions started meanwhile: the runner listens at once.
+  migrations.whenReady(() => refinementRunner.listen());
   afterStart(() => refinementRunner.start().catch((err: unknown) => logger.error({ err }, "starting refinement sessions failed")));
 
   const container = new ResolverContainer()

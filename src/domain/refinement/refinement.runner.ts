@@ -49,6 +49,18 @@ export class RefinementRunner {
   /** Listens for cancels, fails sessions whose process died, and picks up queued ones. */
   async start(): Promise<void> {
     if (this.stopping) return;
+    this.listen();
+    await this.sweep();
+    this.sweeper ??= setInterval(() => void this.sweep().catch((err: unknown) => this.logger.error({ err }, "refinement sweep failed")), this.options.heartbeatMs * 3);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Listens for cancels and deleted prompts (no database work): from the moment sessions can
+   * start, before start() picks up the ones a previous process left.
+   */
+  listen(): void {
+    if (this.stopping) return;
     if (!this.cancels) {
       const cancels = (this.cancels = this.bus.subscribe("refinement.cancel"));
       void (async () => {
@@ -62,9 +74,6 @@ export class RefinementRunner {
         }
       })();
     }
-    await this.sweep();
-    this.sweeper ??= setInterval(() => void this.sweep().catch((err: unknown) => this.logger.error({ err }, "refinement sweep failed")), this.options.heartbeatMs * 3);
-    this.sweeper.unref();
   }
 
   enqueue(id: string): void {
