@@ -12,12 +12,10 @@ import { POLICY } from "./auth/policy.js";
 import { createOperationGate } from "./http/access-plugin.js";
 import { startApolloServer } from "./http/apollo-server.js";
 import { AccessResolver } from "./resolvers/access/access.resolver.js";
-import { applyPragmas, openDb, StatementCounter, type Db } from "./db/client.js";
+import type { Db, StatementCounter } from "./db/client.js";
 import { expectedMigrations, MigrationGate } from "./db/migrations.js";
-import { Mutex } from "./db/isolation.js";
-import { SyncReader } from "./db/sync-reader.js";
-import { SyncWriter } from "./db/sync-writer.js";
-import { AUTOCHECKPOINT_PAGES, Checkpointer } from "./db/checkpointer.js";
+import type { Checkpointer } from "./db/checkpointer.js";
+import { openStorage } from "./db/storage.js";
 import { BulkWorker } from "./domain/bulk/bulk.worker-client.js";
 import { AbResultsService } from "./domain/ab-testing/ab-results.service.js";
 import { AbTestRepository } from "./domain/ab-testing/ab-test.repository.js";
@@ -90,7 +88,7 @@ export interface App {
   config: AppConfig;
   logger: Logger;
   db: Db;
-  /** Every SQL statement Prisma sent (tests assert on it). */
+  /** Every SQL statement sent, Prisma's and the prepared ones (tests assert on it). */
   statements: StatementCounter;
   /** The WAL checkpointer thread (tests read what it last did). */
   checkpointer: Checkpointer;
@@ -131,17 +129,14 @@ export interface AppOptions {
 
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const statements = new StatementCounter();
-  const dbOptions = { file: config.dbFile, busyTimeoutMs: config.sqliteBusyTimeoutMs };
-  // One gate for Prisma's writes and the bulk fast path's, so their transactions take turns.
-  const writeGate = new Mutex();
-  const db = await openDb(dbOptions, statements, writeGate);
+  const storage = await openStorage(config, logger);
+  const { db, statements, writeGate, reader, writer, checkpointer } = storage;
   const bulkWorker = new BulkWorker(
     { file: config.dbFile, busyTimeoutMs: config.sqliteBusyTimeoutMs, limits: { maxContentBytes: config.maxContentBytes }, priority: 19 },
     writeGate,
     logger,
   );
-  const migrations = new MigrationGate(db, expectedMigrations(), () => applyPragmas(db, dbOptions));
+  const migrations = new MigrationGate(db, expectedMigrations(), () => storage.applyPragmas());
   // The background work of a migrated database (retention, resuming jobs and refinement
   // sessions, checkpoints) starts half a second after it is ready, not on the way to the first
   // answer: each of them costs the starting process CPU, Prisma's first queries most of all.
@@ -156,16 +151,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const { apiKeys, authenticator, audit, admit } = access;
   afterStart(() => audit.startRetention(config.audit.retentionDays));
 
-  // Hot reads (serving, the relation fields of listings) go through prepared statements on a
-  // read-only connection of their own; everything else, and every transaction, through Prisma.
-  const reader = new SyncReader(config.dbFile, config.sqliteBusyTimeoutMs, statements);
-  const reads = new PromptReads(reader);
-  // Likewise the edits of one prompt (new versions, label moves): prepared statements on a
-  // connection of their own, taking turns with Prisma's transactions through the write gate.
-  const writer = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate, AUTOCHECKPOINT_PAGES, statements);
-  const checkpointer = new Checkpointer({ file: config.dbFile, busyTimeoutMs: config.sqliteBusyTimeoutMs }, logger);
-  // Until it starts (afterStart), the connections' own checkpoints bound the log.
+  // Until it starts, the connections' own checkpoints bound the log (src/db/checkpointer.ts).
   afterStart(() => checkpointer.start());
+  const reads = new PromptReads(reader);
   const writes = new PromptWrites(writer);
   const promptRepository = new PromptRepository(db, false, reads, writes);
   const labelRepository = new LabelRepository(db, false, reads, writes);
@@ -404,9 +392,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         await apollo.stop();
         await bus.close();
         await bulkWorker.close();
-        writer.close();
-        await db.$disconnect();
-        await checkpointer.close();
+        await storage.closeWriters();
         logger.info("prompt store stopped");
       })()),
   };
