@@ -24,10 +24,26 @@ interface GroupedWrite {
 /** Writes one group commit takes at most: bounds how long a group holds the event loop. */
 const MAX_GROUP = 64;
 
+export interface SyncWriterOptions {
+  /**
+   * WAL pages after which a commit on this connection checkpoints (SQLite's default: 1000).
+   * While the checkpointer thread runs, only a safety net (AUTOCHECKPOINT_PAGES).
+   */
+  autocheckpointPages?: number;
+  /**
+   * SQLite's page cache for this connection (its default: 2 MiB). Usage ingest touches a few
+   * hundred index pages per batch across a large table: 32 MiB keeps them between batches.
+   */
+  cacheMiB?: number;
+  /** Counted with Prisma's statements (the CI guard of statement counts sees these too). */
+  counter?: StatementCounter;
+}
+
 /**
- * The fast path for big writes (bulk creation): prepared better-sqlite3 statements on a
- * connection of its own, each transaction run synchronously from BEGIN IMMEDIATE to COMMIT.
- * Prisma costs about 0.2 ms a statement here; a prepared statement a few microseconds, so a
+ * The fast path for writes (bulk creation, usage ingest, edits of one prompt): prepared
+ * better-sqlite3 statements on a connection of its own, each transaction run synchronously
+ * from BEGIN IMMEDIATE to COMMIT. Prisma costs 0.2 to 1 ms a statement here (it compiles each
+ * query in wasm and prepares it again); a prepared statement a few microseconds, so a
  * transaction of a few dozen rows holds the event loop for a few milliseconds only, and the
  * caller yields between transactions. It takes the same gate as Prisma's writes and
  * transactions in this process, so it never runs while one of them is open; other processes
@@ -46,14 +62,7 @@ export class SyncWriter {
     private readonly file: string,
     private readonly busyTimeoutMs: number,
     private readonly gate: Mutex,
-    /**
-     * WAL pages after which a commit on this connection checkpoints (SQLite's default: 1000).
-     * A writer that rewrites the same hot pages batch after batch (rollups) copies each of them
-     * back to the database once per checkpoint, so fewer checkpoints mean less work overall.
-     */
-    private readonly autocheckpointPages = 1000,
-    /** Counted with Prisma's statements (the CI guard of statement counts sees these too). */
-    private readonly counter?: StatementCounter,
+    private readonly options: SyncWriterOptions = {},
   ) {}
 
   async transaction<T>(fn: (session: SyncSession) => T): Promise<T> {
@@ -120,10 +129,8 @@ export class SyncWriter {
       conn.pragma("journal_mode = WAL");
       conn.pragma("synchronous = NORMAL");
       conn.pragma("foreign_keys = ON");
-      conn.pragma(`wal_autocheckpoint = ${Math.trunc(this.autocheckpointPages)}`);
-      // The ingest writer touches a few hundred index pages per batch across a large table: a page
-      // cache of 32 MiB (SQLite's default is 2 MiB) keeps them in memory between batches.
-      conn.pragma("cache_size = -32768");
+      if (this.options.autocheckpointPages !== undefined) conn.pragma(`wal_autocheckpoint = ${Math.trunc(this.options.autocheckpointPages)}`);
+      if (this.options.cacheMiB !== undefined) conn.pragma(`cache_size = -${Math.trunc(this.options.cacheMiB * 1024)}`);
       this.connection = conn;
     }
     return this.connection;
@@ -222,7 +229,7 @@ export class SyncWriter {
   private session(conn: Database.Database): SyncSession {
     return {
       statement: (sql) => {
-        this.counter?.record(sql);
+        this.options.counter?.record(sql);
         return this.prepare(conn, sql);
       },
     };

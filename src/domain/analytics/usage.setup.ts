@@ -36,7 +36,7 @@ export function createUsage(deps: {
   logger: Logger;
 }): Usage {
   const { config, logger } = deps;
-  const writer = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, deps.writeGate, AUTOCHECKPOINT_PAGES);
+  const writer = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, deps.writeGate, { autocheckpointPages: AUTOCHECKPOINT_PAGES, cacheMiB: 32 });
   const usageRepository = new UsageRepository(deps.db);
   const writes = new UsageWriteRepository();
   // The busiest rollups (a prompt's hourly latency histogram, users per hour) are written once a second.
