@@ -1,4 +1,4 @@
-// The deterministic guard of the benchmark issue: how many SQL statements (through Prisma) a
+// The deterministic guard of the benchmark issue: how many SQL statements (Prisma's and the prepared ones) a
 // fixed set of operations runs, on a fixed data set. Timing belongs to `npm run bench`; this
 // catches, in CI, a change that adds a query per row or per request. When a count changes on
 // purpose, update EXPECTED in the same commit (the failure prints the whole table).

@@ -88,6 +88,11 @@ export interface PromptUpdate {
   updatedAt: Date;
 }
 
+export interface PromptCreateExtras {
+  includes?: IncludeEdge[];
+  relationships?: NewRelationship[];
+}
+
 export interface PromptUpdateExtras {
   includes?: IncludeEdge[];
   labelMoves?: LabelMove[];
@@ -125,7 +130,7 @@ export class PromptRepository extends TxRepository {
     bound = false,
     /** Prepared-statement reads (lookups, batched relation loads); not used on a transaction. */
     private readonly reads?: PromptReads,
-    /** Prepared-statement writes for updates; not used on a transaction. */
+    /** Prepared-statement writes (create, update); not used on a transaction. */
     private readonly writes?: PromptWrites,
   ) {
     super(db, bound);
@@ -234,7 +239,7 @@ export class PromptRepository extends TxRepository {
     prompt: Omit<PromptRecord, "updatedAt">,
     version: NewVersion,
     tags: string[],
-    extras: { includes?: IncludeEdge[]; relationships?: NewRelationship[] } = {},
+    extras: PromptCreateExtras = {},
   ): Promise<void> {
     if (this.writes) return this.writes.create(prompt, version, tags, extras);
     const now = prompt.createdAt;

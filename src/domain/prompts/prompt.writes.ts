@@ -10,8 +10,7 @@ import { sqlDate, type SyncSession, type SyncWriter } from "../../db/sync-writer
 import { assertNoCycleSync } from "./include-graph.js";
 import { labelEventOf, type LabelEventRecord, type LabelMove } from "./label.repository.js";
 import { newId } from "../shared/ids.js";
-import type { NewRelationship, NewVersion, PromptRecord, PromptUpdate, PromptUpdateExtras } from "./prompt.repository.js";
-import type { IncludeEdge } from "./include-graph.js";
+import type { NewVersion, PromptCreateExtras, PromptRecord, PromptUpdate, PromptUpdateExtras } from "./prompt.repository.js";
 
 // An omitted description or category keeps its value (assigning a column its own value does not
 // wake the search trigger, whose WHEN compares old and new).
@@ -58,7 +57,7 @@ export class PromptWrites {
     prompt: Omit<PromptRecord, "updatedAt">,
     version: NewVersion,
     tags: string[],
-    extras: { includes?: IncludeEdge[]; relationships?: NewRelationship[] } = {},
+    extras: PromptCreateExtras = {},
   ): Promise<void> {
     const now = sqlDate(prompt.createdAt);
     return this.writer.grouped((session) => {
