@@ -78,6 +78,73 @@ describe("SyncWriter.grouped", () => {
   });
 });
 
+describe("SyncWriter.transaction in steps", () => {
+  let file: string;
+  let writer: SyncWriter;
+  const count = () => {
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.prepare("SELECT count(*) FROM item").pluck().get() as number;
+    } finally {
+      db.close();
+    }
+  };
+  beforeAll(() => {
+    file = join(mkdtempSync(join(TMP_ROOT, "steps-")), "s.db");
+    const db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    db.exec("CREATE TABLE item (x INTEGER UNIQUE)");
+    db.close();
+  });
+  afterEach(() => writer?.close());
+
+  const yieldTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("holds the gate across turns, lets reads in between, and commits all steps at once", async () => {
+    const gate = new Mutex();
+    writer = new SyncWriter(file, 1_000, gate);
+    const seenBetweenSteps: number[] = [];
+    const done = writer.transaction(async (session) => {
+      const insert = session.statement("INSERT INTO item (x) VALUES (?)");
+      for (let step = 0; step < 3; step++) {
+        if (step > 0) await yieldTurn();
+        for (let i = 0; i < 100; i++) insert.run(step * 100 + i);
+      }
+      return "stored";
+    });
+    // Between steps: other connections still see nothing, and no other writer of this process gets in.
+    await yieldTurn();
+    seenBetweenSteps.push(count());
+    let otherWriterRan = false;
+    const other = gate.acquire().then((release) => {
+      otherWriterRan = true;
+      release();
+    });
+    await yieldTurn();
+    expect(otherWriterRan).toBe(false);
+    expect(await done).toBe("stored");
+    await other;
+    expect(seenBetweenSteps).toEqual([0]);
+    expect(count()).toBe(300);
+  });
+
+  it("keeps nothing of earlier steps when a later one fails", async () => {
+    writer = new SyncWriter(file, 1_000, new Mutex());
+    const before = count();
+    await expect(
+      writer.transaction(async (session) => {
+        session.statement("INSERT INTO item (x) VALUES (?)").run(1_000);
+        await yieldTurn();
+        session.statement("INSERT INTO item (x) VALUES (?)").run(1_000);
+      }),
+    ).rejects.toThrow(/UNIQUE/);
+    expect(count()).toBe(before);
+    // The connection is usable again.
+    await writer.transaction((session) => session.statement("INSERT INTO item (x) VALUES (?)").run(1_001));
+    expect(count()).toBe(before + 1);
+  });
+});
+
 describe("concurrent edits through the API", () => {
   const ADMIN_KEY = "bootstrap-admin-key-for-group-commit-0123";
   let t: TestApp;

@@ -65,13 +65,19 @@ export class SyncWriter {
     private readonly options: SyncWriterOptions = {},
   ) {}
 
-  async transaction<T>(fn: (session: SyncSession) => T): Promise<T> {
+  /**
+   * One transaction from BEGIN IMMEDIATE to COMMIT. `fn` is normally synchronous. An async `fn`
+   * keeps the transaction, and this process's write gate, open across turns of the event loop:
+   * for a write too large for one turn (storing a bulk job's 10,000 items), done in steps with
+   * a yield between them, so requests that only read run meanwhile.
+   */
+  async transaction<T>(fn: (session: SyncSession) => T | Promise<T>): Promise<T> {
     const release = await this.gate.acquire();
     try {
       const conn = this.open();
       conn.exec("BEGIN IMMEDIATE");
       try {
-        const result = fn(this.session(conn));
+        const result = await fn(this.session(conn));
         // A mutation's audit entry commits with its change (see src/auth/scope.ts).
         const settleAudit = this.writeAudit(conn);
         try {
