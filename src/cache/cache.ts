@@ -168,8 +168,12 @@ export class Cache {
     this.dropLocal();
   }
 
+  /**
+   * Counters, read at every /metrics scrape. Entries and bytes include expired entries not yet
+   * read or evicted: they hold memory until then, within the same bounds. Purging them here
+   * walked the whole LRU, 8 to 25 ms of blocked event loop per scrape at 50,000 entries.
+   */
   stats(): CacheStats {
-    this.l1.purgeStale();
     const l2 = this.store?.stats();
     return {
       l1: {

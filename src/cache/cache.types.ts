@@ -62,6 +62,7 @@ export interface EntryOptions {
 }
 
 export interface CacheStats {
+  /** entries and bytes: what the first level holds, expired entries included until read or evicted. */
   l1: { entries: number; bytes: number; hits: number; misses: number; maxEntries: number; maxBytes: number };
   l2: { enabled: boolean; healthy: boolean; hits: number; misses: number; errors: number };
   /** First-level entries dropped to stay within maxEntries or maxBytes (not expiries, not invalidations). */
