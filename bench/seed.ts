@@ -6,7 +6,7 @@
 // bench/.data keyed by the migrations and this script, and each scenario gets a copy.
 import Database from "better-sqlite3";
 import { createHash, randomUUID } from "node:crypto";
-import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { buildVersion } from "../src/domain/prompts/version.factory.js";
 import { freshDb, graphql, ROOT, round, startServer } from "./lib.js";
@@ -139,5 +139,13 @@ export async function seededDb(name: string): Promise<string> {
   const copy = join(ROOT, `bench/.data/${name}.db`);
   for (const suffix of ["", "-wal", "-shm"]) rmSync(`${copy}${suffix}`, { force: true });
   copyFileSync(seed, copy);
+  // On disk before a server opens it: otherwise the kernel writes the copy's 600 MB back while
+  // a scenario runs, and the server's first fsync (a checkpoint) waits for all of it.
+  const fd = openSync(copy, "r+");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   return copy;
 }
