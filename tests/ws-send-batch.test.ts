@@ -1,0 +1,60 @@
+// SendBatch (src/subscriptions/ws-server.ts): the sends of one turn of the event loop go out
+// together at its end, in order per socket; a socket closed meanwhile gets nothing, and its
+// sender hears of it as graphql-ws would (a plain callback, no error).
+import { setImmediate as nextTurn } from "node:timers/promises";
+import type { WebSocket } from "ws";
+import { describe, expect, it } from "vitest";
+import { SendBatch } from "../src/subscriptions/ws-server.js";
+
+function fakeSocket(name: string, written: string[]) {
+  const socket = {
+    OPEN: 1,
+    readyState: 1,
+    send(data: string, callback?: (error?: Error) => void) {
+      written.push(`${name}:${data}`);
+      callback?.();
+    },
+  };
+  return socket as typeof socket & WebSocket;
+}
+
+describe("SendBatch", () => {
+  it("writes the turn's sends together after it, in order per socket", async () => {
+    const written: string[] = [];
+    const batch = new SendBatch();
+    const a = fakeSocket("a", written);
+    const b = fakeSocket("b", written);
+    batch.wrap(a);
+    batch.wrap(b);
+    const acknowledged: string[] = [];
+    a.send("1", () => acknowledged.push("a1"));
+    b.send("1", () => acknowledged.push("b1"));
+    await Promise.resolve();
+    a.send("2", () => acknowledged.push("a2"));
+    expect(written).toEqual([]);
+    await nextTurn();
+    expect(written).toEqual(["a:1", "b:1", "a:2"]);
+    expect(acknowledged).toEqual(["a1", "b1", "a2"]);
+    // The next turn's sends are a new batch.
+    b.send("2");
+    expect(written).toHaveLength(3);
+    await nextTurn();
+    expect(written.at(-1)).toBe("b:2");
+  });
+
+  it("sends nothing to a socket closed before the batch went out, and still answers its sender", async () => {
+    const written: string[] = [];
+    const batch = new SendBatch();
+    const open = fakeSocket("open", written);
+    const closing = fakeSocket("closing", written);
+    batch.wrap(open);
+    batch.wrap(closing);
+    const outcomes: unknown[] = [];
+    closing.send("x", (error?: Error) => outcomes.push(error ?? "ok"));
+    open.send("y");
+    closing.readyState = 2;
+    await nextTurn();
+    expect(written).toEqual(["open:y"]);
+    expect(outcomes).toEqual(["ok"]);
+  });
+});
