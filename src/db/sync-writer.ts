@@ -1,7 +1,6 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import Database from "better-sqlite3";
 import { auditArgs, INSERT_AUDIT_SQL } from "../audit/audit.sql.js";
-import { claimAudit, detached } from "../auth/scope.js";
+import { captureScope, claimAudit, detached } from "../auth/scope.js";
 import type { StatementCounter } from "./client.js";
 import type { Mutex } from "./isolation.js";
 
@@ -109,10 +108,8 @@ export class SyncWriter {
    */
   grouped<T>(fn: (session: SyncSession) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      // The caller's async context (its operation scope: rights, audit entry), to run in later.
-      // A snapshot, not AsyncResource.bind, which on Node 20 also builds two deprecation
-      // wrappers per call (1.3% of the CPU of the updatePrompt benchmark).
-      const inCallerContext = AsyncLocalStorage.snapshot();
+      // The caller's operation scope (rights, audit entry), to run its write in later.
+      const inCallerContext = captureScope();
       const run = (session: SyncSession, conn: Database.Database) =>
         inCallerContext(() => {
           const result = fn(session);
