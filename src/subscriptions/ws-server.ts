@@ -15,6 +15,7 @@ import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { Authentication } from "../auth/authenticator.js";
 import { ANONYMOUS, type Principal } from "../auth/principal.js";
+import { detached } from "../auth/scope.js";
 import type { AppContext } from "../context.js";
 import { formatError, isUnexpected } from "../errors.js";
 import type { Admission } from "../http/graphql-handler.js";
@@ -213,7 +214,6 @@ function principalKey(contextValue: unknown): string | undefined {
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value);
 
-/** A close reason must fit in 123 bytes of UTF-8. */
 type SendArgs = [data: unknown, optionsOrCallback?: unknown, callback?: (error?: Error) => void];
 
 /**
@@ -235,7 +235,8 @@ export class SendBatch {
       this.queue.push({ socket, send, args });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        // The flush belongs to no request: not to the one whose event happened to send first.
+        detached(() => setImmediate(() => this.flush()));
       }
     }) as typeof socket.send;
   }
@@ -261,6 +262,7 @@ export class SendBatch {
   }
 }
 
+/** A close reason must fit in 123 bytes of UTF-8. */
 function truncateReason(reason: string): string {
   return Buffer.byteLength(reason) <= 123 ? reason : `${Buffer.from(reason).subarray(0, 120).toString("utf8").replace(/\uFFFD$/, "")}...`;
 }
