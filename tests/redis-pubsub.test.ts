@@ -171,7 +171,10 @@ describe.runIf(hasRedisServer)("live events across two server processes over Red
     // Publishing does not wait for Redis: four mutations and two queries, well under a second.
     expect(Date.now() - started).toBeLessThan(2_000);
 
+    // Each subscriber waits for its own server's two events: B's come last, and a frame goes
+    // out at the end of its server's turn (SendBatch), so checking B right after A raced.
     await until(() => onA.named("outage/a").length === 2, "A's own events on A");
+    await until(() => onB.named("outage/b").length === 2, "B's own events on B");
     expect(onA.named("outage/")).toEqual([
       ["CREATED", "outage/a", 1],
       ["VERSION_CREATED", "outage/a", 2],
