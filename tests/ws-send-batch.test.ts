@@ -14,6 +14,10 @@ function fakeSocket(name: string, written: string[]) {
       written.push(`${name}:${data}`);
       callback?.();
     },
+    close(code?: number) {
+      written.push(`${name} closed ${code}`);
+      socket.readyState = 3;
+    },
   };
   return socket as typeof socket & WebSocket;
 }
@@ -56,5 +60,26 @@ describe("SendBatch", () => {
     await nextTurn();
     expect(written).toEqual(["open:y"]);
     expect(outcomes).toEqual(["ok"]);
+  });
+
+  it("closes a socket only after the sends queued before the close, and at once when none are", async () => {
+    const written: string[] = [];
+    const batch = new SendBatch();
+    const a = fakeSocket("a", written);
+    const b = fakeSocket("b", written);
+    batch.wrap(a);
+    batch.wrap(b);
+    a.send("error");
+    a.close(4400);
+    b.close(4403);
+    // b had nothing queued: closed at once; a's close waits for its error frame.
+    expect(written).toEqual(["b closed 4403"]);
+    await nextTurn();
+    expect(written).toEqual(["b closed 4403", "a:error", "a closed 4400"]);
+    // Once the batch is out, a close is immediate again.
+    const c = fakeSocket("c", written);
+    batch.wrap(c);
+    c.close(1000);
+    expect(written.at(-1)).toBe("c closed 1000");
   });
 });
