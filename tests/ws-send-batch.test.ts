@@ -82,4 +82,25 @@ describe("SendBatch", () => {
     c.close(1000);
     expect(written.at(-1)).toBe("c closed 1000");
   });
+
+  it("terminates a socket whose queued close ws refuses, and still sends the rest of the batch", async () => {
+    const written: string[] = [];
+    const batch = new SendBatch();
+    const a = Object.assign(fakeSocket("a", written), {
+      close() {
+        throw new TypeError("First argument must be a valid error code number");
+      },
+      terminate() {
+        written.push("a terminated");
+      },
+    });
+    const b = fakeSocket("b", written);
+    batch.wrap(a);
+    batch.wrap(b);
+    a.send("last");
+    a.close(1);
+    b.send("next");
+    await nextTurn();
+    expect(written).toEqual(["a:last", "a terminated", "b:next"]);
+  });
 });

@@ -261,7 +261,12 @@ export class SendBatch {
     this.waiting.clear();
     for (const entry of queue) {
       if ("close" in entry) {
-        entry.close();
+        try {
+          entry.close();
+        } catch {
+          // Only a code ws refuses throws here, no longer to the caller: the socket still goes.
+          entry.socket.terminate();
+        }
         continue;
       }
       const { socket, send, args } = entry;
