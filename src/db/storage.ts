@@ -18,7 +18,7 @@ export interface Storage {
    * read-only connection of its own. Everything else, and every transaction, goes through Prisma.
    */
   reader: SyncReader;
-  /** Likewise the edits of one prompt (new versions, label moves), in group commits. */
+  /** Likewise the edits of one prompt (new versions, label moves, in group commits) and storing a bulk job's items. */
   writer: SyncWriter;
   checkpointer: Checkpointer;
   /** PRAGMAs on Prisma's connections, again (after migrations re-created them). */

@@ -39,9 +39,10 @@ export interface SyncWriterOptions {
 }
 
 /**
- * The fast path for writes (bulk creation, usage ingest, edits of one prompt): prepared
- * better-sqlite3 statements on a connection of its own, each transaction run synchronously
- * from BEGIN IMMEDIATE to COMMIT. Prisma costs 0.2 to 1 ms a statement here (it compiles each
+ * The fast path for writes (bulk creation, usage ingest, edits of one prompt, storing a bulk
+ * job's items): prepared better-sqlite3 statements on a connection of its own, each
+ * transaction run synchronously from BEGIN IMMEDIATE to COMMIT unless its caller steps it (see
+ * transaction). Prisma costs 0.2 to 1 ms a statement here (it compiles each
  * query in wasm and prepares it again); a prepared statement a few microseconds, so a
  * transaction of a few dozen rows holds the event loop for a few milliseconds only, and the
  * caller yields between transactions. It takes the same gate as Prisma's writes and
@@ -68,7 +69,8 @@ export class SyncWriter {
    * One transaction from BEGIN IMMEDIATE to COMMIT. `fn` is normally synchronous. An async `fn`
    * keeps the transaction, and this process's write gate, open across turns of the event loop:
    * for a write too large for one turn (storing a bulk job's 10,000 items), done in steps with
-   * a yield between them, so requests that only read run meanwhile.
+   * a yield between them, so requests that only read run meanwhile. Such an `fn` must not wait
+   * for another write of this process: that write waits for the gate this transaction holds.
    */
   async transaction<T>(fn: (session: SyncSession) => T | Promise<T>): Promise<T> {
     const release = await this.gate.acquire();
