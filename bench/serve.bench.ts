@@ -2,7 +2,8 @@
 // names of the 100,000 seeded prompts (so most answers are not in any cache), against two
 // baselines on the same database copy, alternating for 3 rounds:
 // - node:http + one prepared better-sqlite3 statement giving the same answer bytes (the ceiling);
-// - a naive server: bare Apollo Server, one Prisma query per request, no cache.
+// - a naive server: bare Apollo Server, one Prisma query per request, no cache;
+// - for reference, not a target: bare Apollo Server on the prepared statement (the stack's floor).
 // Targets: at least 0.4 of the first's requests per second, at least 5x the second's.
 import { cannon, median, round, startBaseline, startServer, type CannonResult } from "./lib.js";
 import { SEED_PROMPTS, seedContent, seededDb, seedName, seedProduction } from "./seed.js";
@@ -28,14 +29,20 @@ export async function serveScenario() {
   const file = await seededDb("serve");
   const sqlite = await startBaseline("serve-sqlite.mjs", [file]);
   const naive = await startBaseline("serve-naive.mjs", [file]);
+  const apollo = await startBaseline("serve-apollo.mjs", [file]);
   const server = await startServer({ PROMPT_STORE_DB: file });
-  const targets = { sqlite: sqlite.port, naive: naive.port, server: server.port };
+  const targets = { sqlite: sqlite.port, naive: naive.port, apollo: apollo.port, server: server.port };
   try {
     const hammer = (port: number) => cannon({ port, connections: CONNECTIONS, seconds: SECONDS, next: serveRequest });
     for (const port of Object.values(targets)) await cannon({ port, connections: CONNECTIONS, seconds: 2, next: serveRequest });
     const rounds: Record<keyof typeof targets, CannonResult>[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      rounds.push({ sqlite: await hammer(sqlite.port), naive: await hammer(naive.port), server: await hammer(server.port) });
+      rounds.push({
+        sqlite: await hammer(sqlite.port),
+        naive: await hammer(naive.port),
+        apollo: await hammer(apollo.port),
+        server: await hammer(server.port),
+      });
     }
     const rate = (key: keyof typeof targets) => median(rounds.map((r) => r[key].perSecond));
     const ratio = round(rate("server") / rate("sqlite"), 3);
@@ -46,6 +53,9 @@ export async function serveScenario() {
         prompts: SEED_PROMPTS,
         preparedStatementRequestsPerSecond: rate("sqlite"),
         naiveRequestsPerSecond: rate("naive"),
+        // Not a target: the floor of the stack (bare Apollo Server on the same statement).
+        bareApolloRequestsPerSecond: rate("apollo"),
+        bareApolloRatio: round(rate("apollo") / rate("sqlite"), 3),
         serverRequestsPerSecond: rate("server"),
         serverP99Ms: median(rounds.map((r) => r.server.p99)),
         ratio,
@@ -59,5 +69,6 @@ export async function serveScenario() {
     await server.stop();
     await sqlite.stop();
     await naive.stop();
+    await apollo.stop();
   }
 }
