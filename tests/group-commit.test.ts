@@ -43,7 +43,8 @@ describe("SyncWriter.grouped", () => {
     expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
     expect(String((outcomes[2] as PromiseRejectedResult).reason)).toMatch(/UNIQUE/);
     expect(rows()).toEqual([1, 2, 3, 4]);
-    expect(writer.stats).toEqual({ transactions: 1, retried: 0 });
+    // The group ran without savepoints, was rolled back at the failure, and ran again with one per write.
+    expect(writer.stats).toEqual({ transactions: 2, retried: 5 });
   });
 
   it("answers only after COMMIT, and reruns the others alone when COMMIT refuses the group", async () => {
@@ -75,6 +76,22 @@ describe("SyncWriter.grouped", () => {
     await Promise.all(waiting);
     expect(rows()).toEqual(expect.arrayContaining([20, 21, 22]));
     expect(writer.stats.transactions).toBe(1);
+  });
+
+  it("keeps nothing of a write that fails half-way, and commits the rest of its group", async () => {
+    writer = new SyncWriter(file, 1_000, new Mutex());
+    const halfWay = writer.grouped((session) => {
+      session.statement("INSERT INTO item (x, parent) VALUES (?, ?)").run(31, null);
+      throw new Error("refused after its first statement");
+    });
+    const outcomes = await Promise.allSettled([insert(30), halfWay, insert(32)]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(rows()).toEqual(expect.arrayContaining([30, 32]));
+    expect(rows()).not.toContain(31);
+    // A group where nothing fails is one transaction, run once.
+    const before = { ...writer.stats };
+    await Promise.all([insert(33), insert(34), insert(35)]);
+    expect(writer.stats).toEqual({ transactions: before.transactions + 1, retried: before.retried });
   });
 });
 
