@@ -212,7 +212,8 @@ export class PromptRepository extends TxRepository {
 
   /**
    * One page of versions (newest first) for each of many prompts, in one statement:
-   * a window function numbers each prompt's versions so the page size bounds every prompt.
+   * a window function numbers each prompt's versions so the page size bounds every prompt
+   * (outside a transaction, prompt.reads.ts reads an index range per prompt instead).
    */
   async versionPages(
     promptIds: readonly string[],
