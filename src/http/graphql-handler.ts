@@ -9,18 +9,34 @@ export type Admission = { allowed: true } | { allowed: false; retryAfterMs: numb
 
 export class BodyTooLargeError extends Error {}
 
-/** Reads a request body, refusing more than `limit` bytes without buffering the excess. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/**
+ * Reads a request body, refusing more than `limit` bytes without buffering the excess (the rest
+ * is left unread: the caller answers 413 and closes). With listeners rather than `for await`:
+ * the async iterator cost a few percent of a small request's time (its promises and stream
+ * bookkeeping showed in the S1 and S2 profiles).
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new BodyTooLargeError();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (error?: Error) => {
+      req.off("data", onData).off("end", onEnd).off("error", settle).off("close", onClose);
+      if (error) reject(error);
+      else resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, size).toString("utf8"));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      req.pause();
+      settle(new BodyTooLargeError());
+    };
+    const onEnd = () => settle();
+    // The client went away before the end of its body.
+    const onClose = () => settle(new Error("request body ended early: the connection closed"));
+    req.on("data", onData).on("end", onEnd).on("error", settle).on("close", onClose);
+  });
 }
 
 export function sendJsonError(
