@@ -136,7 +136,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     writeGate,
     logger,
   );
-  const migrations = new MigrationGate(db, expectedMigrations(), () => storage.applyPragmas());
+  const migrations = new MigrationGate(db, config.dbFile, expectedMigrations());
   // The background work of a migrated database (retention, resuming jobs and refinement
   // sessions, checkpoints) starts half a second after it is ready, not on the way to the first
   // answer: each of them costs the starting process CPU, Prisma's first queries most of all.

@@ -30,24 +30,29 @@ export async function openDb(options: DbOptions, counter = new StatementCounter(
   mkdirSync(dirname(options.file), { recursive: true });
   // `timeout` is better-sqlite3's busy timeout, so it also holds on a reconnect.
   const connection = () => new PrismaBetterSQLite3({ url: `file:${options.file}`, timeout: options.busyTimeoutMs });
-  const adapter = isolateTransactions(connection(), connection(), gate);
+  const adapter = isolateTransactions(connection(), connection(), gate, pragmas(options));
   const db = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
   db.$on("query", (event) => counter.record(event.query));
-  await applyPragmas(db, options);
   return db;
 }
 
 /**
- * PRAGMAs apply per connection and never inside a transaction: set them at start-up and
- * after any reconnect. journal_mode answers with a row, so it goes through $queryRaw.
+ * The PRAGMAs of every connection Prisma opens. PRAGMAs apply per connection and never inside
+ * a transaction, so the adapter runs them as it connects, on the driver itself (see
+ * isolateTransactions): also after a reconnect, and without a query through Prisma's engine.
+ * Prisma's first query instantiates its wasm query compiler (0.2-0.3 s here), which the way
+ * to the server's first answer need not pay: it is paid by the first request or background
+ * task that uses Prisma.
  */
-export async function applyPragmas(db: Db, options: Pick<DbOptions, "busyTimeoutMs">): Promise<void> {
-  await db.$queryRawUnsafe("PRAGMA journal_mode = WAL");
-  await db.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
-  await db.$executeRawUnsafe(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
-  await db.$executeRawUnsafe("PRAGMA foreign_keys = ON");
-  // Checkpoints are the checkpointer thread's job; this is only the safety net (checkpointer.ts).
-  await db.$executeRawUnsafe(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+export function pragmas(options: Pick<DbOptions, "busyTimeoutMs">): string {
+  return [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    `PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`,
+    "PRAGMA foreign_keys = ON",
+    // Checkpoints are the checkpointer thread's job; this is only the safety net (checkpointer.ts).
+    `PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`,
+  ].join(";\n");
 }
 
 /** The effective settings, read back from SQLite (values come back as BigInt with this adapter). */

@@ -86,6 +86,8 @@ export function isolateTransactions(
   factory: SqlDriverAdapterFactory,
   readers?: SqlDriverAdapterFactory,
   gate: Mutex = new Mutex(),
+  /** Run on each connection as it opens (the PRAGMAs: see client.ts). */
+  onConnect?: string,
 ): SqlDriverAdapterFactory {
   return {
     provider: factory.provider,
@@ -93,6 +95,10 @@ export function isolateTransactions(
     async connect(): Promise<SqlDriverAdapter> {
       const inner = await factory.connect();
       const reader = readers ? await readers.connect() : undefined;
+      if (onConnect) {
+        await inner.executeScript(onConnect);
+        await reader?.executeScript(onConnect);
+      }
       const exclusive =
         <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
         async (...args: A): Promise<R> => {

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { ROOT } from "../paths.js";
+import Database from "better-sqlite3";
 import type { Db } from "./client.js";
 
 /** prisma/migrations of this checkout. */
@@ -14,19 +15,29 @@ export function expectedMigrations(dir: URL | string = MIGRATIONS_DIR): string[]
 }
 
 /**
- * The migrations of this build that the database has not finished applying
- * (as recorded by `prisma migrate deploy` in _prisma_migrations).
+ * The migrations of this build that the database has not finished applying (as recorded by
+ * `prisma migrate deploy` in _prisma_migrations); every one when there is no database file yet.
+ * Read on a short-lived connection of its own, not through Prisma: at start-up that would be
+ * Prisma's first query, which instantiates its wasm compiler (see pragmas() in client.ts).
+ * A database that another process holds locked (the migrator does) is not ready yet: null.
  */
-export async function pendingMigrations(db: Db, expected: string[]): Promise<string[]> {
-  const table = await db.$queryRawUnsafe<{ n: bigint | number }[]>(
-    "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'",
-  );
-  if (Number(table[0]?.n ?? 0) === 0) return expected;
-  const rows = await db.$queryRawUnsafe<{ migration_name: string }[]>(
-    "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL",
-  );
-  const applied = new Set(rows.map((row) => row.migration_name));
-  return expected.filter((name) => !applied.has(name));
+export function pendingMigrations(file: string, expected: string[]): string[] | null {
+  if (!existsSync(file)) return expected;
+  let conn: Database.Database | undefined;
+  try {
+    conn = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
+    const table = conn.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'").pluck().get() as number;
+    if (table === 0) return expected;
+    const applied = new Set(
+      conn.prepare("SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL").pluck().all() as string[],
+    );
+    return expected.filter((name) => !applied.has(name));
+  } catch (error) {
+    if ((error as { code?: string }).code === "SQLITE_BUSY" || (error as { code?: string }).code === "SQLITE_LOCKED") return null;
+    throw error;
+  } finally {
+    conn?.close();
+  }
 }
 
 /**
@@ -44,8 +55,8 @@ export class MigrationGate {
 
   constructor(
     private readonly db: Db,
+    private readonly file: string,
     private readonly expected: string[],
-    private readonly onMigrated: () => Promise<void>,
     private readonly pollMs = 1_000,
   ) {}
 
@@ -73,9 +84,10 @@ export class MigrationGate {
   }
 
   private async checkOnce(): Promise<boolean> {
-    this.lastPending = await pendingMigrations(this.db, this.expected);
-    if (this.lastPending.length === 0) {
-      await this.onMigrated();
+    const pending = pendingMigrations(this.file, this.expected);
+    if (pending) this.lastPending = pending;
+    if (pending?.length === 0) {
+      // Prisma's connections get their PRAGMAs as they (re)connect (client.ts).
       this.migrated = true;
       this.stop();
       for (const fn of this.readyCallbacks.splice(0)) void fn();

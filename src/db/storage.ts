@@ -2,7 +2,7 @@
 // reader), the prepared-statement reader and writer of the hot paths, and the WAL checkpointer.
 import type { Logger } from "../logger.js";
 import { AUTOCHECKPOINT_PAGES, Checkpointer } from "./checkpointer.js";
-import { applyPragmas, openDb, StatementCounter, type Db } from "./client.js";
+import { openDb, StatementCounter, type Db } from "./client.js";
 import { Mutex } from "./isolation.js";
 import { SyncReader } from "./sync-reader.js";
 import { SyncWriter } from "./sync-writer.js";
@@ -21,8 +21,6 @@ export interface Storage {
   /** Likewise the edits of one prompt (new versions, label moves, in group commits) and storing a bulk job's items. */
   writer: SyncWriter;
   checkpointer: Checkpointer;
-  /** PRAGMAs on Prisma's connections, again (after migrations re-created them). */
-  applyPragmas(): Promise<void>;
   /** The writer, Prisma, then a last checkpoint; after everything that writes has stopped. */
   closeWriters(): Promise<void>;
 }
@@ -41,7 +39,6 @@ export async function openStorage(config: { dbFile: string; sqliteBusyTimeoutMs:
     reader: new SyncReader(config.dbFile, config.sqliteBusyTimeoutMs, statements),
     writer,
     checkpointer,
-    applyPragmas: () => applyPragmas(db, options),
     async closeWriters() {
       writer.close();
       await db.$disconnect();
