@@ -7,17 +7,22 @@ import { GraphQLJSON as UnboundedJSON, GraphQLJSONObject as UnboundedJSONObject 
 /** Far deeper than any real config, variables or export document needs. */
 export const MAX_JSON_DEPTH = 100;
 
-function valueDepth(root: unknown): number {
-  let deepest = 0;
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
-    if (value === null || typeof value !== "object") continue;
-    deepest = Math.max(deepest, depth);
-    if (deepest > MAX_JSON_DEPTH) return deepest;
-    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+/**
+ * Whether a value nests objects or arrays deeper than MAX_JSON_DEPTH (the value itself is level 1).
+ * Recursive, but it stops one level past the limit, and allocates nothing: a bulk job's 10,000
+ * items each pass through here while the request is coerced, in one turn of the event loop.
+ */
+function nestsTooDeep(value: unknown, depth = 1): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (depth > MAX_JSON_DEPTH) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (nestsTooDeep(item, depth + 1)) return true;
+    return false;
   }
-  return deepest;
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && nestsTooDeep((value as Record<string, unknown>)[key], depth + 1)) return true;
+  }
+  return false;
 }
 
 function literalDepth(root: ValueNode): number {
@@ -39,7 +44,7 @@ function bounded(scalar: GraphQLScalarType): GraphQLScalarType {
   return new GraphQLScalarType({
     ...config,
     parseValue(value) {
-      if (valueDepth(value) > MAX_JSON_DEPTH) throw tooDeep();
+      if (nestsTooDeep(value)) throw tooDeep();
       return config.parseValue(value);
     },
     parseLiteral(node, variables) {
