@@ -5,20 +5,11 @@
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import Database from "better-sqlite3";
+import { render, SERVE_SQL, SERVE_TYPEDEFS } from "./serve-shared.mjs";
 
 const db = new Database(process.argv[2], { readonly: true });
-const find = db.prepare(`
-  SELECT p.type, v.number, v.content FROM Prompt p
-  JOIN PromptLabel l ON l.promptId = p.id AND l.name = ?
-  JOIN PromptVersion v ON v.promptId = p.id AND v.number = l.versionNumber
-  WHERE p.name = ?`);
-const render = (template, variables) => template.replace(/\{\{\s*([\w.-]+)\s*\}\}/g, (_, name) => String(variables?.[name] ?? ""));
+const find = db.prepare(SERVE_SQL);
 
-const typeDefs = `
-  scalar JSONObject
-  type PromptVersion { number: Int! }
-  type ResolvedPrompt { type: String! text: String label: String version: PromptVersion! }
-  type Query { resolvePrompt(name: String!, label: String, variables: JSONObject): ResolvedPrompt! }`;
 const resolvers = {
   Query: {
     resolvePrompt(_, { name, label, variables }) {
@@ -28,7 +19,7 @@ const resolvers = {
     },
   },
 };
-const server = new ApolloServer({ typeDefs, resolvers });
+const server = new ApolloServer({ typeDefs: SERVE_TYPEDEFS, resolvers });
 const { url } = await startStandaloneServer(server, { listen: { port: 0, host: "127.0.0.1" } });
 process.stdout.write(`${JSON.stringify({ port: Number(new URL(url).port) })}\n`);
 process.on("SIGTERM", () => server.stop().then(() => process.exit(0)));

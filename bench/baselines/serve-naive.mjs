@@ -6,15 +6,10 @@ import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient } from "../../dist/generated/prisma/client.js";
+import { render, SERVE_TYPEDEFS } from "./serve-shared.mjs";
 
 const prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: `file:${process.argv[2]}` }) });
-const render = (template, variables) => template.replace(/\{\{\s*([\w.-]+)\s*\}\}/g, (_, name) => String(variables?.[name] ?? ""));
 
-const typeDefs = `
-  scalar JSONObject
-  type PromptVersion { number: Int! }
-  type ResolvedPrompt { type: String! text: String label: String version: PromptVersion! }
-  type Query { resolvePrompt(name: String!, label: String, variables: JSONObject): ResolvedPrompt! }`;
 const resolvers = {
   Query: {
     async resolvePrompt(_, { name, label, variables }) {
@@ -25,7 +20,7 @@ const resolvers = {
     },
   },
 };
-const server = new ApolloServer({ typeDefs, resolvers });
+const server = new ApolloServer({ typeDefs: SERVE_TYPEDEFS, resolvers });
 const { url } = await startStandaloneServer(server, { listen: { port: 0, host: "127.0.0.1" } });
 process.stdout.write(`${JSON.stringify({ port: Number(new URL(url).port) })}\n`);
 process.on("SIGTERM", () => server.stop().then(() => process.exit(0)));

@@ -3,14 +3,10 @@
 // rendered with the variables). Prints its port. Usage: serve-sqlite.mjs <database file>
 import { createServer } from "node:http";
 import Database from "better-sqlite3";
+import { render, SERVE_SQL } from "./serve-shared.mjs";
 
 const db = new Database(process.argv[2], { readonly: true });
-const find = db.prepare(`
-  SELECT p.type, v.number, v.content FROM Prompt p
-  JOIN PromptLabel l ON l.promptId = p.id AND l.name = ?
-  JOIN PromptVersion v ON v.promptId = p.id AND v.number = l.versionNumber
-  WHERE p.name = ?`);
-const render = (template, variables) => template.replace(/\{\{\s*([\w.-]+)\s*\}\}/g, (_, name) => String(variables?.[name] ?? ""));
+const find = db.prepare(SERVE_SQL);
 
 const server = createServer((req, res) => {
   const chunks = [];
