@@ -1,7 +1,12 @@
+import { copyFileSync, mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readPragmas } from "../src/db/client.js";
+import { expectedMigrations, pendingMigrations } from "../src/db/migrations.js";
 import { CreatePromptDocument, DeletePromptDocument } from "./generated/operations.js";
 import { createTestApp, type TestApp } from "./helpers/app.js";
+import { TEMPLATE_DB, TMP_ROOT } from "./helpers/paths.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -50,5 +55,28 @@ describe("transaction isolation on the shared connection", () => {
     const { createPrompt } = await write;
     expect(await db.prompt.count({ where: { id: createPrompt.id } })).toBe(1);
     expect(await db.promptTag.count({ where: { tag: "uncommitted" } })).toBe(0);
+  });
+});
+
+describe("the migrations check", () => {
+  it("reads what is applied without Prisma, and calls a database the migrator holds locked not ready yet", () => {
+    const dir = mkdtempSync(join(TMP_ROOT, "migrations-"));
+    const expected = expectedMigrations();
+    expect(pendingMigrations(join(dir, "missing.db"), expected)).toEqual(expected);
+    const file = join(dir, "copy.db");
+    copyFileSync(TEMPLATE_DB, file);
+    expect(pendingMigrations(file, expected)).toEqual([]);
+    expect(pendingMigrations(file, [...expected, "29991231000000_not_yet"])).toEqual(["29991231000000_not_yet"]);
+    // What prisma migrate deploy does to the file while it works.
+    const migrator = new Database(file);
+    migrator.pragma("locking_mode = EXCLUSIVE");
+    migrator.exec("BEGIN EXCLUSIVE");
+    try {
+      expect(pendingMigrations(file, expected)).toBeNull();
+    } finally {
+      migrator.exec("COMMIT");
+      migrator.close();
+    }
+    expect(pendingMigrations(file, expected)).toEqual([]);
   });
 });

@@ -85,7 +85,8 @@ export class MigrationGate {
 
   private async checkOnce(): Promise<boolean> {
     const pending = pendingMigrations(this.file, this.expected);
-    if (pending) this.lastPending = pending;
+    // Locked by the migrator: what was pending still is, as far as anyone can tell.
+    this.lastPending = pending ?? (this.lastPending.length > 0 ? this.lastPending : this.expected);
     if (pending?.length === 0) {
       // Prisma's connections get their PRAGMAs as they (re)connect (client.ts).
       this.migrated = true;
