@@ -3,8 +3,8 @@
 // baselines and a reference on the same database copy, alternating for 3 rounds:
 // - node:http + one prepared better-sqlite3 statement giving the same answer bytes (the ceiling);
 // - a naive server: bare Apollo Server, one Prisma query per request, no cache;
-// - for reference, not a target: bare Apollo Server on the prepared statement (what the stack
-//   alone allows: no server built on Apollo Server and graphql-js answers faster).
+// - for reference, not a target: bare Apollo Server on the prepared statement (about the best a
+//   server that runs every request through Apollo Server and graphql-js can do here).
 // Targets: at least 0.4 of the first's requests per second, at least 5x the second's.
 import { cannon, median, round, startBaseline, startServer, type CannonResult } from "./lib.js";
 import { SEED_PROMPTS, seedContent, seededDb, seedName, seedProduction } from "./seed.js";
