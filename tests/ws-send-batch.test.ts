@@ -22,14 +22,18 @@ function fakeSocket(name: string, written: string[]) {
   return socket as typeof socket & WebSocket;
 }
 
+/** A batch wrapping fresh fake sockets of these names, and the log of what they were sent. */
+function setup(...names: string[]) {
+  const written: string[] = [];
+  const batch = new SendBatch();
+  const sockets = names.map((name) => fakeSocket(name, written));
+  for (const socket of sockets) batch.wrap(socket);
+  return { written, batch, sockets };
+}
+
 describe("SendBatch", () => {
   it("writes the turn's sends together after it, in order per socket", async () => {
-    const written: string[] = [];
-    const batch = new SendBatch();
-    const a = fakeSocket("a", written);
-    const b = fakeSocket("b", written);
-    batch.wrap(a);
-    batch.wrap(b);
+    const { written, sockets: [a, b] } = setup("a", "b");
     const acknowledged: string[] = [];
     a.send("1", () => acknowledged.push("a1"));
     b.send("1", () => acknowledged.push("b1"));
@@ -47,12 +51,7 @@ describe("SendBatch", () => {
   });
 
   it("sends nothing to a socket closed before the batch went out, and still answers its sender", async () => {
-    const written: string[] = [];
-    const batch = new SendBatch();
-    const open = fakeSocket("open", written);
-    const closing = fakeSocket("closing", written);
-    batch.wrap(open);
-    batch.wrap(closing);
+    const { written, sockets: [open, closing] } = setup("open", "closing");
     const outcomes: unknown[] = [];
     closing.send("x", (error?: Error) => outcomes.push(error ?? "ok"));
     open.send("y");
@@ -63,12 +62,7 @@ describe("SendBatch", () => {
   });
 
   it("closes a socket only after the sends queued before the close, and at once when none are", async () => {
-    const written: string[] = [];
-    const batch = new SendBatch();
-    const a = fakeSocket("a", written);
-    const b = fakeSocket("b", written);
-    batch.wrap(a);
-    batch.wrap(b);
+    const { written, batch, sockets: [a, b] } = setup("a", "b");
     a.send("error");
     a.close(4400);
     b.close(4403);
@@ -84,8 +78,7 @@ describe("SendBatch", () => {
   });
 
   it("terminates a socket whose queued close ws refuses, and still sends the rest of the batch", async () => {
-    const written: string[] = [];
-    const batch = new SendBatch();
+    const { written, batch, sockets: [b] } = setup("b");
     const a = Object.assign(fakeSocket("a", written), {
       close() {
         throw new TypeError("First argument must be a valid error code number");
@@ -94,9 +87,7 @@ describe("SendBatch", () => {
         written.push("a terminated");
       },
     });
-    const b = fakeSocket("b", written);
     batch.wrap(a);
-    batch.wrap(b);
     a.send("last");
     a.close(1);
     b.send("next");
