@@ -5,6 +5,12 @@ import type { TopicName, Topics } from "./topics.js";
 /** Events one subscription may have waiting; a subscriber that falls further behind is ended. */
 export const MAX_PENDING_EVENTS = 1_000;
 
+/** What Subscription.listen hands events to. */
+export interface SubscriptionConsumer<T> {
+  next(value: T): void;
+  end(): void;
+}
+
 /**
  * One subscriber's stream: listening from the moment it is created (so a service can subscribe,
  * then read the database, and miss nothing published in between), with a bounded queue. A
@@ -14,6 +20,8 @@ export const MAX_PENDING_EVENTS = 1_000;
 export class Subscription<T> implements AsyncIterableIterator<T> {
   private readonly queue: T[] = [];
   private waiting: ((result: IteratorResult<T>) => void) | undefined;
+  /** Set by listen: events go to it as they are pushed instead of into the queue. */
+  private consumer: SubscriptionConsumer<T> | undefined;
   private ended = false;
   /** True when the stream ended because its consumer fell behind. */
   overflowed = false;
@@ -32,16 +40,39 @@ export class Subscription<T> implements AsyncIterableIterator<T> {
     } catch {
       return;
     }
-    if (this.waiting) {
+    if (this.consumer) {
+      try {
+        this.consumer.next(value);
+      } catch {
+        // the consumer's own failure; the publisher's loop goes on
+      }
+    } else if (this.waiting) {
       const resolve = this.waiting;
       this.waiting = undefined;
       resolve({ value, done: false });
     } else if (this.queue.length >= this.maxPending) {
-      this.overflowed = true;
-      this.finish();
+      this.fallBehind();
     } else {
       this.queue.push(value);
     }
+  }
+
+  /**
+   * From now on each event goes to `consumer` synchronously, as it is pushed (those queued so far
+   * first), and the end of the stream to consumer.end; next() is not to be used any more. For a
+   * consumer with nowhere to wait (see deliverDirectly): it bounds what it holds itself, and ends
+   * the stream with fallBehind when its client does not keep up.
+   */
+  listen(consumer: SubscriptionConsumer<T>): void {
+    this.consumer = consumer;
+    for (const value of this.queue.splice(0)) consumer.next(value);
+    if (this.ended) consumer.end();
+  }
+
+  /** Ends the stream because its consumer fell behind (as a full queue does). */
+  fallBehind(): void {
+    this.overflowed = true;
+    this.finish();
   }
 
   /** Events queued and not read yet. */
@@ -70,6 +101,7 @@ export class Subscription<T> implements AsyncIterableIterator<T> {
     if (this.ended) return;
     this.ended = true;
     this.onEnd();
+    this.consumer?.end();
     const resolve = this.waiting;
     this.waiting = undefined;
     resolve?.({ value: undefined, done: true });

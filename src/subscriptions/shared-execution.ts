@@ -1,4 +1,7 @@
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from "graphql";
+import { detached } from "../auth/scope.js";
+import { deliverDirectly, SharedResult, type DirectSink } from "./direct-delivery.js";
+import { Subscription } from "./pubsub.js";
 
 type Outcome = ExecutionResult | Promise<ExecutionResult>;
 
@@ -17,23 +20,39 @@ type Outcome = ExecutionResult | Promise<ExecutionResult>;
  * undefined when a context's principal is unknown, and such subscriptions share nothing either.
  * Resolvers of subscription fields must therefore not depend on more of the context than the
  * principal: they are run with the first subscriber's context for all of them.
+ *
+ * When `sinkOf` gives a subscription's socket and its stream is the event bus's own, results go
+ * straight to the socket as events are published (deliverDirectly), encoded once for all.
+ * Executions then run outside the scope of the operation that published the event.
  */
-export function sharedSubscribe(principalOf: (contextValue: unknown) => string | undefined) {
-  const results = new WeakMap<object, Map<string, Outcome>>();
+export function sharedSubscribe(
+  principalOf: (contextValue: unknown) => string | undefined,
+  sinkOf: (contextValue: unknown) => DirectSink | undefined = () => undefined,
+) {
+  const results = new WeakMap<object, Map<string, SharedResult>>();
   return async function subscribe(args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult, void, void> | ExecutionResult> {
     const stream = await createSourceEventStream(args);
     if (!isAsyncIterable(stream)) return stream;
-    const run = (event: unknown) => execute({ ...args, rootValue: event });
+    const run = (event: unknown): Outcome => {
+      try {
+        return detached(() => execute({ ...args, rootValue: event }));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
     const key = shareKey(args, principalOf);
     if (key === undefined) return mapStream(stream, run);
-    return mapStream(stream, (event) => {
-      if (typeof event !== "object" || event === null) return run(event);
+    const resultFor = (event: unknown): SharedResult => {
+      if (typeof event !== "object" || event === null) return new SharedResult(run(event));
       let byKey = results.get(event);
       if (!byKey) results.set(event, (byKey = new Map()));
-      let outcome = byKey.get(key);
-      if (outcome === undefined) byKey.set(key, (outcome = run(event)));
-      return outcome;
-    });
+      let shared = byKey.get(key);
+      if (shared === undefined) byKey.set(key, (shared = new SharedResult(run(event))));
+      return shared;
+    };
+    const sink = sinkOf(args.contextValue);
+    if (sink && stream instanceof Subscription) return deliverDirectly(stream, sink, resultFor);
+    return mapStream(stream, (event) => resultFor(event).outcome);
   };
 }
 

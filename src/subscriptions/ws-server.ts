@@ -21,6 +21,7 @@ import { formatError, isUnexpected } from "../errors.js";
 import type { Admission } from "../http/graphql-handler.js";
 import type { OperationGate } from "../http/access-plugin.js";
 import type { Logger } from "../logger.js";
+import type { DirectSink } from "./direct-delivery.js";
 import { sharedSubscribe } from "./shared-execution.js";
 
 export interface WsServerOptions {
@@ -74,12 +75,14 @@ export function startWsServer(options: WsServerOptions) {
   // Keys revoked lately: a connection_init verified just before a revocation must not slip in after it.
   const revoked = new Set<string>();
   const forbid = (socket: WebSocket, reason: string) => socket.close(CloseCode.Forbidden, truncateReason(reason));
+  // Each operation's socket and id, by its context, for results written without graphql-ws's chain.
+  const sinks = new WeakMap<object, DirectSink>();
 
   const disposable = useServer<Record<string, unknown>>(
     {
       schema: options.schema,
       // One execution per event for all subscriptions alike (same document, variables, principal).
-      subscribe: sharedSubscribe(principalKey),
+      subscribe: sharedSubscribe(principalKey, (contextValue) => (isPlainObject(contextValue) ? sinks.get(contextValue) : undefined)),
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
@@ -156,6 +159,13 @@ export function startWsServer(options: WsServerOptions) {
         const refused = await options.gate.check({ document, operationName: payload.operationName, variables, principal, requestId });
         if (refused.length > 0) return refused;
         const contextValue = options.context(requestId, principal);
+        sinks.set(contextValue, {
+          id,
+          send: (frame) => socket.send(frame),
+          backlog: () => socket.bufferedAmount,
+          // As onNext below.
+          withErrors: (result) => ({ ...result, errors: formatAll(result.errors ?? [], requestId) }),
+        });
         return {
           schema: options.schema,
           document,
