@@ -45,6 +45,17 @@ const ROWS: { id: string; scenario: string; rows: (s: Summary) => Omit<Row, "id"
       { what: "SQL statements, page of 20 / 100", baseline: "", result: `${n(s.statementsPage20)} / ${n(s.statementsPage100)}`, target: "equal", met: s.statementsPage20 === s.statementsPage100 },
       { what: "page of 20, requests/s", baseline: `1 + 3 statements ${n(s.page20BaselineRequestsPerSecond)}`, result: `${n(s.page20ServerRequestsPerSecond)} (ratio ${n(s.page20Ratio, 2)})`, target: "ratio ≥ 0.35", met: Number(s.page20Ratio) >= 0.35 },
       { what: "page of 100, requests/s", baseline: `1 + 3 statements ${n(s.page100BaselineRequestsPerSecond)}`, result: `${n(s.page100ServerRequestsPerSecond)} (ratio ${n(s.page100Ratio, 2)})`, target: "ratio ≥ 0.35", met: Number(s.page100Ratio) >= 0.35 },
+      ...(s.page20BareApolloRequestsPerSecond === undefined
+        ? []
+        : [
+            {
+              what: "reference: bare Apollo Server on the same statements, page of 20 / 100",
+              baseline: `1 + 3 statements ${n(s.page20BaselineRequestsPerSecond)} / ${n(s.page100BaselineRequestsPerSecond)}`,
+              result: `${n(s.page20BareApolloRequestsPerSecond)} / ${n(s.page100BareApolloRequestsPerSecond)} (ratio ${n(s.page20BareApolloRatio, 2)} / ${n(s.page100BareApolloRatio, 2)})`,
+              target: "none (what Apollo Server alone allows)",
+              met: null,
+            },
+          ]),
     ],
   },
   {

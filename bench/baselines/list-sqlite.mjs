@@ -1,58 +1,17 @@
 // S3's baseline: node:http answering the same prompts(filter: {folder}, first) page with the same
-// bytes from 1 + 3 hand-written statements: the page, then its versions, labels and tags, each
-// batched over the page's ids. Prints its port. Usage: list-sqlite.mjs <database file>
+// bytes from 1 + 3 hand-written statements (list-shared.mjs). Prints its port.
+// Usage: list-sqlite.mjs <database file>
 import { createServer } from "node:http";
-import Database from "better-sqlite3";
+import { listAnswerer } from "./list-shared.mjs";
 
-const db = new Database(process.argv[2], { readonly: true });
-const page = db.prepare("SELECT id, name FROM Prompt WHERE name > ? AND name < ? AND archivedAt IS NULL ORDER BY name LIMIT ?");
-// The newest five versions of each prompt (the first of them is the latest).
-const versions = db.prepare(`
-  SELECT promptId, number, content, contentHash FROM (
-    SELECT promptId, number, content, contentHash, row_number() OVER (PARTITION BY promptId ORDER BY number DESC) AS position
-    FROM PromptVersion WHERE promptId IN (SELECT value FROM json_each(?))
-  ) WHERE position <= 5 ORDER BY promptId, number DESC`);
-const labels = db.prepare("SELECT promptId, name, versionNumber FROM PromptLabel WHERE promptId IN (SELECT value FROM json_each(?)) ORDER BY promptId, name");
-const tags = db.prepare("SELECT promptId, tag FROM PromptTag WHERE promptId IN (SELECT value FROM json_each(?)) ORDER BY promptId, tag");
-
-const group = (rows) => {
-  const by = new Map();
-  for (const row of rows) {
-    let list = by.get(row.promptId);
-    if (!list) by.set(row.promptId, (list = []));
-    list.push(row);
-  }
-  return by;
-};
-
-function answer({ folder, first }) {
-  const prompts = page.all(`${folder}/`, `${folder}0`, first);
-  const ids = JSON.stringify(prompts.map((p) => p.id));
-  const v = group(versions.all(ids));
-  const l = group(labels.all(ids));
-  const t = group(tags.all(ids));
-  const nodes = prompts.map((p) => {
-    const own = v.get(p.id) ?? [];
-    return {
-      name: p.name,
-      tags: (t.get(p.id) ?? []).map((r) => r.tag),
-      latestVersion: { number: own[0].number, content: own[0].content },
-      versions: { nodes: own.map((r) => ({ number: r.number, contentHash: r.contentHash })) },
-      // The server lists the implicit `latest` label with the others, by name.
-      labels: [{ name: "latest", versionNumber: own[0].number }, ...(l.get(p.id) ?? []).map((r) => ({ name: r.name, versionNumber: r.versionNumber }))].sort((a, b) =>
-        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-      ),
-    };
-  });
-  return { data: { prompts: { nodes } } };
-}
+const answer = listAnswerer(process.argv[2]);
 
 const server = createServer((req, res) => {
   const chunks = [];
   req.on("data", (chunk) => chunks.push(chunk));
   req.on("end", () => {
     const { variables } = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-    const body = `${JSON.stringify(answer(variables))}\n`;
+    const body = `${JSON.stringify({ data: answer(variables) })}\n`;
     res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) }).end(body);
   });
 });
