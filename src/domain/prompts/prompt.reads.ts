@@ -12,7 +12,7 @@ const LABELS =
   "SELECT promptId, name, versionNumber, updatedAt, updatedBy FROM PromptLabel WHERE promptId IN (SELECT value FROM json_each(?)) ORDER BY promptId, name";
 const VERSIONS_BY_KEYS = `
   SELECT v.*, p.type AS type FROM json_each(?) k
-  JOIN PromptVersion v ON v.promptId = json_extract(k.value, '$[0]') AND v.number = json_extract(k.value, '$[1]')
+  JOIN PromptVersion v ON v.promptId = k.value ->> 0 AND v.number = k.value ->> 1
   JOIN Prompt p ON p.id = v.promptId`;
 // Each prompt's newest `limit` versions below `before`: a range of the (promptId, number) index
 // from the limit-th newest number (one index seek) up, rather than numbering every version of
