@@ -1,7 +1,8 @@
 import DataLoader from "dataloader";
 import type { LabelEventRecord, LabelRecord, LabelRepository } from "./label.repository.js";
 import type { IncludeEdge } from "./include-graph.js";
-import type { PromptRecord, PromptRepository, PromptVersionRecord } from "./prompt.repository.js";
+import type { PromptType } from "./prompt.logic.js";
+import type { PromptRecord, PromptRepository, PromptVersionRecord, VersionKey } from "./prompt.repository.js";
 
 export interface LoaderOptions {
   /** Off for subscriptions: their context lives as long as the stream and must not serve stale rows. */
@@ -12,6 +13,8 @@ export interface VersionPageKey {
   promptId: string;
   limit: number;
   beforeNumber: number | undefined;
+  /** The prompt's type, when the caller has it (see VersionKey). */
+  type?: PromptType;
 }
 
 /** Per-request batching of every relation field of Prompt: one statement per field per request. */
@@ -24,7 +27,7 @@ export function createPromptLoaders(repo: PromptRepository, labelRepo: LabelRepo
     { cache: options.cache },
   );
 
-  const version = new DataLoader<{ promptId: string; number: number }, PromptVersionRecord | null, string>(
+  const version = new DataLoader<VersionKey, PromptVersionRecord | null, string>(
     async (keys) => {
       const rows = await repo.versionsByKeys(keys);
       const found = new Map(rows.map((row) => [`${row.promptId}:${row.number}`, row]));
@@ -39,7 +42,8 @@ export function createPromptLoaders(repo: PromptRepository, labelRepo: LabelRepo
       const results = new Map<string, PromptVersionRecord[]>();
       for (const group of groupBy(keys, (k) => `${k.limit}:${k.beforeNumber ?? ""}`)) {
         const { limit, beforeNumber } = group[0]!;
-        const pages = await repo.versionPages(group.map((k) => k.promptId), limit, beforeNumber);
+        const types = group.every((k) => k.type !== undefined) ? group.map((k) => k.type!) : undefined;
+        const pages = await repo.versionPages(group.map((k) => k.promptId), limit, beforeNumber, types);
         for (const key of group) results.set(pageKey(key), pages.get(key.promptId) ?? []);
       }
       return keys.map((key) => results.get(pageKey(key)) ?? []);

@@ -2,7 +2,7 @@ import type { SyncReader } from "../../db/sync-reader.js";
 import type { LabelRecord } from "./label.repository.js";
 import { sqlDate } from "../../db/sync-writer.js";
 import type { PromptType } from "./prompt.logic.js";
-import { toVersion, type PromptFilter, type PromptKey, type PromptOrderField, type PromptRecord, type PromptVersionRecord, type SortDirection, type VersionRow } from "./prompt.repository.js";
+import { toVersion, type PromptFilter, type VersionKey, type PromptKey, type PromptOrderField, type PromptRecord, type PromptVersionRecord, type SortDirection, type VersionRow } from "./prompt.repository.js";
 
 // The batched reads behind Prompt's relation fields (prompt.loaders.ts), as prepared statements:
 // a page of 100 prompts reads a few hundred rows, which Prisma maps at a cost of milliseconds.
@@ -14,6 +14,11 @@ const VERSIONS_BY_KEYS = `
   SELECT v.*, p.type AS type FROM json_each(?) k
   JOIN PromptVersion v ON v.promptId = k.value ->> 0 AND v.number = k.value ->> 1
   JOIN Prompt p ON p.id = v.promptId`;
+// The same when every key brings its prompt's type (a prompt's type never changes): no Prompt
+// lookup per row (a page of 100 latest versions: 0.47 ms against 0.67 in-process).
+const VERSIONS_BY_TYPED_KEYS = `
+  SELECT v.*, k.value ->> 2 AS type FROM json_each(?) k
+  JOIN PromptVersion v ON v.promptId = k.value ->> 0 AND v.number = k.value ->> 1`;
 // Each prompt's newest `limit` versions below `before`: a range of the (promptId, number) index
 // from the limit-th newest number (one index seek) up, rather than numbering every version of
 // the page's prompts with a window function and sorting them (a page of 20: 440 µs against 600).
@@ -23,6 +28,14 @@ const VERSION_PAGES = `
   JOIN PromptVersion v ON v.promptId = p.id AND v.number < @before
     AND v.number >= coalesce(
       (SELECT w.number FROM PromptVersion w WHERE w.promptId = p.id AND w.number < @before ORDER BY w.number DESC LIMIT 1 OFFSET @limit - 1),
+      0)
+  ORDER BY v.promptId, v.number DESC`;
+// The same with each prompt's type given, [id, type] pairs: no Prompt lookup per prompt.
+const TYPED_VERSION_PAGES = `
+  SELECT v.*, k.value ->> 1 AS type FROM json_each(@ids) k
+  JOIN PromptVersion v ON v.promptId = k.value ->> 0 AND v.number < @before
+    AND v.number >= coalesce(
+      (SELECT w.number FROM PromptVersion w WHERE w.promptId = k.value ->> 0 AND w.number < @before ORDER BY w.number DESC LIMIT 1 OFFSET @limit - 1),
       0)
   ORDER BY v.promptId, v.number DESC`;
 
@@ -110,15 +123,23 @@ export class PromptReads {
     return byPrompt;
   }
 
-  versionsByKeys(keys: readonly { promptId: string; number: number }[]): PromptVersionRecord[] {
+  versionsByKeys(keys: readonly VersionKey[]): PromptVersionRecord[] {
     if (keys.length === 0) return [];
-    return this.reader.all<VersionWithType>(VERSIONS_BY_KEYS, JSON.stringify(keys.map((k) => [k.promptId, k.number]))).map(version);
+    const rows = keys.every((k) => k.type !== undefined)
+      ? this.reader.all<VersionWithType>(VERSIONS_BY_TYPED_KEYS, JSON.stringify(keys.map((k) => [k.promptId, k.number, k.type])))
+      : this.reader.all<VersionWithType>(VERSIONS_BY_KEYS, JSON.stringify(keys.map((k) => [k.promptId, k.number])));
+    return rows.map(version);
   }
 
-  versionPages(promptIds: readonly string[], limit: number, beforeNumber: number | undefined): Map<string, PromptVersionRecord[]> {
+  /** `types`, when given, holds each prompt's type (same order as promptIds). */
+  versionPages(promptIds: readonly string[], limit: number, beforeNumber: number | undefined, types?: readonly PromptType[]): Map<string, PromptVersionRecord[]> {
     const pages = new Map<string, PromptVersionRecord[]>(promptIds.map((id) => [id, []]));
     if (pages.size === 0 || limit < 1) return pages;
-    const rows = this.reader.all<VersionWithType>(VERSION_PAGES, { ids: JSON.stringify([...pages.keys()]), before: beforeNumber ?? Number.MAX_SAFE_INTEGER, limit });
+    const before = beforeNumber ?? Number.MAX_SAFE_INTEGER;
+    const rows =
+      types && types.length === promptIds.length
+        ? this.reader.all<VersionWithType>(TYPED_VERSION_PAGES, { ids: JSON.stringify(promptIds.map((id, i) => [id, types[i]])), before, limit })
+        : this.reader.all<VersionWithType>(VERSION_PAGES, { ids: JSON.stringify([...pages.keys()]), before, limit });
     for (const row of rows) pages.get(row.promptId)?.push(version(row));
     return pages;
   }

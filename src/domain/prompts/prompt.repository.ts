@@ -109,6 +109,13 @@ const toPrompt = (row: PromptRecord | (Omit<PromptRecord, "type"> & { type: stri
   type: row.type as PromptType,
 });
 
+/** A version by its prompt and number; `type`, the prompt's, when the caller has it (it never changes), spares reading Prompt. */
+export interface VersionKey {
+  promptId: string;
+  number: number;
+  type?: PromptType;
+}
+
 export function toVersion(row: VersionRow, type: PromptType): PromptVersionRecord {
   return {
     id: row.id,
@@ -200,7 +207,7 @@ export class PromptRepository extends TxRepository {
   }
 
   /** Versions by (prompt, number) pairs in one statement; the type decides how content is read. */
-  async versionsByKeys(keys: readonly { promptId: string; number: number }[]): Promise<PromptVersionRecord[]> {
+  async versionsByKeys(keys: readonly VersionKey[]): Promise<PromptVersionRecord[]> {
     if (keys.length === 0) return [];
     if (this.reads) return this.reads.versionsByKeys(keys);
     const pairs = Prisma.join(keys.map((k) => Prisma.sql`(${k.promptId}, ${k.number})`));
@@ -219,10 +226,12 @@ export class PromptRepository extends TxRepository {
     promptIds: readonly string[],
     limit: number,
     beforeNumber: number | undefined,
+    /** Each prompt's type, when the caller has it (same order): the prepared statement then skips Prompt. */
+    types?: readonly PromptType[],
   ): Promise<Map<string, PromptVersionRecord[]>> {
     const pages = new Map<string, PromptVersionRecord[]>(promptIds.map((id) => [id, []]));
     if (promptIds.length === 0) return pages;
-    if (this.reads) return this.reads.versionPages(promptIds, limit, beforeNumber);
+    if (this.reads) return this.reads.versionPages(promptIds, limit, beforeNumber, types);
     const before = beforeNumber ?? Number.MAX_SAFE_INTEGER;
     const rows = await this.db.$queryRaw<(VersionRow & { type: string })[]>`
       SELECT * FROM (
@@ -374,7 +383,7 @@ export class PromptRepository extends TxRepository {
 
   /** The newest version of one prompt, for the update path. */
   async latestVersion(prompt: PromptRecord): Promise<PromptVersionRecord | null> {
-    const [version] = await this.versionsByKeys([{ promptId: prompt.id, number: prompt.latestVersionNumber }]);
+    const [version] = await this.versionsByKeys([{ promptId: prompt.id, number: prompt.latestVersionNumber, type: prompt.type }]);
     return version ?? null;
   }
 }

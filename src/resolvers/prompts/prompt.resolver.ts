@@ -60,7 +60,7 @@ export class PromptResolver {
 
   @FieldResolver(() => PromptVersion, { description: "The newest version." })
   async latestVersion(@Root() prompt: PromptRecord, @Ctx() ctx: AppContext) {
-    const version = await ctx.loaders.prompts.version.load({ promptId: prompt.id, number: prompt.latestVersionNumber });
+    const version = await ctx.loaders.prompts.version.load({ promptId: prompt.id, number: prompt.latestVersionNumber, type: prompt.type });
     if (!version) throw new Error(`prompt ${prompt.id} lacks its latest version ${prompt.latestVersionNumber}`);
     return version;
   }
@@ -74,7 +74,7 @@ export class PromptResolver {
   ) {
     const limit = pageSize(first);
     const beforeNumber = after ? versionCursor(after) : undefined;
-    const rows = limit === 0 ? [] : await ctx.loaders.prompts.versionPages.load({ promptId: prompt.id, limit: limit + 1, beforeNumber });
+    const rows = limit === 0 ? [] : await ctx.loaders.prompts.versionPages.load({ promptId: prompt.id, limit: limit + 1, beforeNumber, type: prompt.type });
     const page = { items: rows.slice(0, limit), hasNextPage: rows.length > limit, hasPreviousPage: after != null };
     return { ...toConnection(page, (v) => encodeCursor({ v: v.number })), totalCount: prompt.latestVersionNumber };
   }
