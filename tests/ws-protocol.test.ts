@@ -1,7 +1,7 @@
 // The graphql-transport-ws protocol, frame by frame, against the real server: what a conforming
 // client gets, and what each way of breaking the protocol costs (an error for one operation, or
 // which close code for the socket).
-import { CloseCode, MessageType } from "graphql-ws";
+import { CloseCode, MessageType, stringifyMessage } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CreatePromptDocument } from "./generated/operations.js";
 import { createTestApp, type TestApp } from "./helpers/app.js";
@@ -223,6 +223,23 @@ describe("operations", () => {
     wire.send({ type: MessageType.Ping });
     await wire.next((m) => m.type === MessageType.Pong);
     expect(wire.isOpen).toBe(true);
+  });
+
+  it("sends bus events as graphql-ws's own next frames, each subscriber's under its own id", async () => {
+    const wire = await connected();
+    const before = t.app.bus.subscriberCount("prompt.events");
+    const fields = "{ type promptName versionNumber }";
+    const ids = ["plain", 'quoted "id" \\ é'];
+    for (const id of ids) wire.send(subscribe(id, `subscription { promptEvents ${fields} }`));
+    await until(() => t.app.bus.subscriberCount("prompt.events") === before + 2);
+    await t.ok(CreatePromptDocument, { input: { name: "ws-protocol/frames", content: "x" } });
+    await wire.next(forId(ids[0]!, MessageType.Next));
+    await wire.next(forId(ids[1]!, MessageType.Next));
+    const frames = wire.frames.filter((frame) => frame.includes("ws-protocol/frames"));
+    const expected = (id: string) =>
+      stringifyMessage({ id, type: MessageType.Next, payload: { data: { promptEvents: { type: "CREATED", promptName: "ws-protocol/frames", versionNumber: 1 } } } });
+    expect(frames).toEqual(ids.map(expected));
+    for (const id of ids) wire.send({ type: MessageType.Complete, id });
   });
 
   it("answers a malformed subscribe payload that names an id with an error for that id, and stays open", async () => {

@@ -30,6 +30,8 @@ export const KEYS_REQUIRED = {
 
 export class Wire {
   readonly messages: WireMessage[] = [];
+  /** Every text frame as it came, in order (for tests of the exact bytes). */
+  readonly frames: string[] = [];
   /** Frames that were not JSON (the server should never send one). */
   readonly garbage: string[] = [];
   readonly closed: Promise<Closed>;
@@ -40,6 +42,7 @@ export class Wire {
   private constructor(readonly socket: WebSocket) {
     socket.on("message", (data) => {
       const text = String(data);
+      this.frames.push(text);
       try {
         this.messages.push(JSON.parse(text) as WireMessage);
       } catch {
