@@ -8,6 +8,9 @@ import {
   type ListPromptsQueryVariables,
 } from "./generated/operations.js";
 import { codes, createTestApp, type TestApp } from "./helpers/app.js";
+import { SyncReader } from "../src/db/sync-reader.js";
+import type { PromptType } from "../src/domain/prompts/prompt.logic.js";
+import { PromptReads } from "../src/domain/prompts/prompt.reads.js";
 
 let t: TestApp;
 const names: string[] = [];
@@ -114,5 +117,28 @@ describe("DataLoader batching", () => {
     expect(withVersions.versions.nodes.map((v) => v.number)).toEqual([4, 3, 2]);
     expect(withVersions.latestVersion.number).toBe(4);
     expect(withVersions.tags.length).toBeGreaterThan(0);
+  });
+});
+
+describe("version reads on prepared statements", () => {
+  it("give the same versions with and without the prompts' types, each prompt once even when asked twice", async () => {
+    const reader = new SyncReader(t.app.config.dbFile, 1_000);
+    try {
+      const reads = new PromptReads(reader);
+      const rows = reader.all<{ id: string; type: string; latestVersionNumber: number }>("SELECT id, type, latestVersionNumber FROM Prompt ORDER BY name LIMIT 8");
+      const ids = rows.map((r) => r.id);
+      const types = rows.map((r) => r.type as PromptType);
+      for (const [limit, before] of [[5, undefined], [2, 3], [1, 2]] as const) {
+        const untyped = reads.versionPages(ids, limit, before);
+        // A loader without a cache (subscriptions) may pass a prompt twice.
+        const typed = reads.versionPages([...ids, ids[0]!], limit, before, [...types, types[0]!]);
+        expect([...typed]).toEqual([...untyped]);
+        expect(typed.get(ids[0]!)!.length).toBeLessThanOrEqual(limit);
+      }
+      const keys = rows.map((r) => ({ promptId: r.id, number: r.latestVersionNumber }));
+      expect(reads.versionsByKeys(keys.map((k, i) => ({ ...k, type: types[i] })))).toEqual(reads.versionsByKeys(keys));
+    } finally {
+      reader.close();
+    }
   });
 });

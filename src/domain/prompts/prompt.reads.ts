@@ -136,10 +136,11 @@ export class PromptReads {
     const pages = new Map<string, PromptVersionRecord[]>(promptIds.map((id) => [id, []]));
     if (pages.size === 0 || limit < 1) return pages;
     const before = beforeNumber ?? Number.MAX_SAFE_INTEGER;
-    const rows =
-      types && types.length === promptIds.length
-        ? this.reader.all<VersionWithType>(TYPED_VERSION_PAGES, { ids: JSON.stringify(promptIds.map((id, i) => [id, types[i]])), before, limit })
-        : this.reader.all<VersionWithType>(VERSION_PAGES, { ids: JSON.stringify([...pages.keys()]), before, limit });
+    // Each prompt once (a loader without a cache may pass one twice), with its type when known.
+    const typeOf = types && types.length === promptIds.length ? new Map(promptIds.map((id, i) => [id, types[i]])) : undefined;
+    const rows = typeOf
+      ? this.reader.all<VersionWithType>(TYPED_VERSION_PAGES, { ids: JSON.stringify([...typeOf]), before, limit })
+      : this.reader.all<VersionWithType>(VERSION_PAGES, { ids: JSON.stringify([...pages.keys()]), before, limit });
     for (const row of rows) pages.get(row.promptId)?.push(version(row));
     return pages;
   }
