@@ -2,7 +2,7 @@ import { buildSchema, parse, type ExecutionResult, type GraphQLSchema } from "gr
 import { MessageType, stringifyMessage } from "graphql-ws";
 import { describe, expect, it } from "vitest";
 import { deliverDirectly, MAX_BACKLOG_BYTES, SharedResult, type DirectSink } from "../src/subscriptions/direct-delivery.js";
-import { EventBus, type Subscription } from "../src/subscriptions/pubsub.js";
+import { EventBus, MAX_PENDING_EVENTS, type Subscription } from "../src/subscriptions/pubsub.js";
 import { sharedSubscribe } from "../src/subscriptions/shared-execution.js";
 import type { PromptEventPayload } from "../src/subscriptions/topics.js";
 
@@ -136,6 +136,20 @@ describe("results written straight to the socket (deliverDirectly)", () => {
     expect(a.frames).toHaveLength(2);
     expect(streams[0]!.overflowed).toBe(true);
     expect(await stream.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it("ends a subscriber whose results pile up behind an execution that does not finish", async () => {
+    const bus = new EventBus();
+    const a = sink("1");
+    const stuck = new SharedResult(new Promise<ExecutionResult>(() => undefined));
+    const subscription = bus.subscribe("prompt.events");
+    deliverDirectly(subscription, a.value, () => stuck);
+    for (let i = 0; i <= MAX_PENDING_EVENTS + 10; i++) {
+      bus.publish("prompt.events", { type: "CREATED", promptId: "p1", promptName: `x${i}`, versionNumber: 1, occurredAt: "2026-12-02T00:00:00.000Z" });
+    }
+    expect(subscription.overflowed).toBe(true);
+    expect(bus.subscriberCount("prompt.events")).toBe(0);
+    expect(a.frames).toEqual([]);
   });
 
   it("leaves operations without a sink to graphql-ws's own path", async () => {

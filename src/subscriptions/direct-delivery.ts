@@ -1,5 +1,5 @@
 import type { ExecutionResult } from "graphql";
-import type { Subscription } from "./pubsub.js";
+import { MAX_PENDING_EVENTS, type Subscription } from "./pubsub.js";
 
 /**
  * Where one subscription's results go when they bypass graphql-ws's per-subscriber chain (see
@@ -135,6 +135,8 @@ export function deliverDirectly<T>(
       if (stopped || failure) return;
       const shared = resultFor(event);
       if (held.length === 0 && shared.state === "done") return send(shared);
+      // Results held behind one still executing are bounded as a Subscription's queue is.
+      if (held.length >= MAX_PENDING_EVENTS) return stream.fallBehind();
       held.push(shared);
       shared.whenSettled(drain);
     },
