@@ -22,8 +22,9 @@ type Outcome = ExecutionResult | Promise<ExecutionResult>;
  * principal: they are run with the first subscriber's context for all of them.
  *
  * When `sinkOf` gives a subscription's socket and its stream is the event bus's own, results go
- * straight to the socket as events are published (deliverDirectly), encoded once for all.
- * Executions then run outside the scope of the operation that published the event.
+ * straight to the socket as events are published (deliverDirectly), encoded once for all. The
+ * execution then starts inside the publisher's call; like every execution here it runs detached
+ * from any operation's scope, so it never sees the publishing mutation's principal or audit entry.
  */
 export function sharedSubscribe(
   principalOf: (contextValue: unknown) => string | undefined,
