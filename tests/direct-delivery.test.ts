@@ -138,6 +138,17 @@ describe("results written straight to the socket (deliverDirectly)", () => {
     expect(await stream.next()).toEqual({ value: undefined, done: true });
   });
 
+  it("fails the operation, rather than dropping the event, when a result cannot be encoded", async () => {
+    const bus = new EventBus();
+    const a = sink("1");
+    const stream = deliverDirectly(bus.subscribe("prompt.events"), a.value, () => new SharedResult({ data: { big: 1n } as never }));
+    const ended = stream.next();
+    bus.publish("prompt.events", { type: "CREATED", promptId: "p1", promptName: "x", versionNumber: 1, occurredAt: "2026-12-02T00:00:00.000Z" });
+    await expect(ended).rejects.toThrow(/BigInt/);
+    expect(a.frames).toEqual([]);
+    expect(bus.subscriberCount("prompt.events")).toBe(0);
+  });
+
   it("ends a subscriber whose results pile up behind an execution that does not finish", async () => {
     const bus = new EventBus();
     const a = sink("1");

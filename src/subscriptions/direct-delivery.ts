@@ -115,7 +115,18 @@ export function deliverDirectly<T>(
     }
   };
   const send = (shared: SharedResult) => {
-    sink.send(`${prefix}${shared.payloadJson(sink)}}`);
+    let payload: string;
+    try {
+      payload = shared.payloadJson(sink);
+    } catch (error) {
+      // A result JSON cannot encode: the operation fails with an error, as graphql-ws's own
+      // encoding failing would make it, instead of the event going missing.
+      failure = { error };
+      held.length = 0;
+      stream.return();
+      return;
+    }
+    sink.send(`${prefix}${payload}}`);
     if (sink.backlog() > MAX_BACKLOG_BYTES) stream.fallBehind();
   };
   const drain = () => {
