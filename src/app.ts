@@ -168,7 +168,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const transferRepository = new TransferRepository(db);
   const exporter = new ExportService(prompts, promptRepository, labelRepository, transferRepository);
   const importer = new ImportService(prompts, promptRepository, transferRepository, bus, { maxContentBytes: config.maxContentBytes });
-  const bulkRepository = new BulkRepository(db, writer);
+  const bulkRepository = new BulkRepository(db, writer, reader);
   const runner = new BulkRunner(db, bulkRepository, { prompts, labels, importer }, bus, notifications, logger, {
     chunkSize: config.bulk.chunkSize,
     chunkMs: config.bulk.chunkMs,

@@ -18,6 +18,8 @@ import {
   type StartBulkOperationInput,
 } from "./generated/operations.js";
 import { codes, createTestApp, type TestApp } from "./helpers/app.js";
+import { SyncReader } from "../src/db/sync-reader.js";
+import { BulkRepository } from "../src/domain/bulk/bulk.repository.js";
 
 let t: TestApp;
 let wsUrl: string;
@@ -284,6 +286,24 @@ describe("progress of a queued operation", () => {
       await iterator.return?.(undefined);
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe("reading an operation on the prepared-statement reader", () => {
+  it("gives what Prisma gives, for every operation the tests above left in every state", async () => {
+    const reader = new SyncReader(t.app.config.dbFile, 1_000);
+    try {
+      const viaPrisma = new BulkRepository(t.app.db, undefined as never);
+      const viaReader = new BulkRepository(t.app.db, undefined as never, reader);
+      const ops = await t.app.db.bulkOperation.findMany({ select: { id: true, status: true, dryRun: true, cancelRequested: true } });
+      // The tests above leave completed, failed, cancelled and dry-run operations behind.
+      expect(new Set(ops.map((op) => op.status))).toEqual(new Set(["COMPLETED", "FAILED", "CANCELLED"]));
+      expect(ops.some((op) => op.dryRun) && ops.some((op) => op.cancelRequested)).toBe(true);
+      for (const { id } of ops) expect(await viaReader.findById(id)).toEqual(await viaPrisma.findById(id));
+      expect(await viaReader.findById("no-such-operation")).toBeNull();
+    } finally {
+      reader.close();
     }
   });
 });
