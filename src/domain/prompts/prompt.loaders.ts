@@ -13,8 +13,8 @@ export interface VersionPageKey {
   promptId: string;
   limit: number;
   beforeNumber: number | undefined;
-  /** The prompt's type, when the caller has it (see VersionKey). */
-  type?: PromptType;
+  /** The prompt's type (see VersionKey). */
+  type: PromptType;
 }
 
 /** Per-request batching of every relation field of Prompt: one statement per field per request. */
@@ -42,8 +42,7 @@ export function createPromptLoaders(repo: PromptRepository, labelRepo: LabelRepo
       const results = new Map<string, PromptVersionRecord[]>();
       for (const group of groupBy(keys, (k) => `${k.limit}:${k.beforeNumber ?? ""}`)) {
         const { limit, beforeNumber } = group[0]!;
-        const types = group.every((k) => k.type !== undefined) ? group.map((k) => k.type!) : undefined;
-        const pages = await repo.versionPages(group.map((k) => k.promptId), limit, beforeNumber, types);
+        const pages = await repo.versionPages(group.map((k) => k.promptId), limit, beforeNumber, group.map((k) => k.type));
         for (const key of group) results.set(pageKey(key), pages.get(key.promptId) ?? []);
       }
       return keys.map((key) => results.get(pageKey(key)) ?? []);

@@ -110,11 +110,7 @@ const toPrompt = (row: PromptRecord | (Omit<PromptRecord, "type"> & { type: stri
 });
 
 /** A version by its prompt and number; `type`, the prompt's, when the caller has it (it never changes), spares reading Prompt. */
-export interface VersionKey {
-  promptId: string;
-  number: number;
-  type?: PromptType;
-}
+export type VersionKey = { promptId: string; number: number; type?: PromptType };
 
 export function toVersion(row: VersionRow, type: PromptType): PromptVersionRecord {
   return {
@@ -226,8 +222,8 @@ export class PromptRepository extends TxRepository {
     promptIds: readonly string[],
     limit: number,
     beforeNumber: number | undefined,
-    /** Each prompt's type, when the caller has it (same order): the prepared statement then skips Prompt. */
-    types?: readonly PromptType[],
+    /** Each prompt's type (same order): the prepared statement then reads no Prompt row. */
+    types: readonly PromptType[],
   ): Promise<Map<string, PromptVersionRecord[]>> {
     const pages = new Map<string, PromptVersionRecord[]>(promptIds.map((id) => [id, []]));
     if (promptIds.length === 0) return pages;
