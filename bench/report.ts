@@ -38,9 +38,6 @@ const CAUSES: Record<string, string> = {
   S5: "an edit is a GraphQL request plus SQLite work: the prompt's full-text document rewritten in the main and seven prefix indexes, the version, the audit entry, and a commit shared by the edits that arrive together",
   S6: "the rate is half of what the server answers saturated, but a request arriving alone costs the server more CPU than one of a saturating stream (530-570 against 390-420 us measured at 900/s), so at this rate its core is already 85-95% busy without a job; the job's share of the main thread (its events and bookkeeping, 10-20% of the core; its rows are written by a worker at nice 19) and accepting its 10,000 items (the longest block, 30-40 ms) then push it into queueing",
   S7: "each delivered message is one frame written to one socket (the write is most of the server's time, as it is the baseline's), plus graphql-ws's own path for the streams it still carries",
-  S8: "",
-  S9: "",
-  bulk: "",
 };
 
 const n = (value: unknown, digits = 0) => (typeof value === "number" ? round(value, digits).toLocaleString("en-US") : "?");
