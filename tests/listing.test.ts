@@ -12,6 +12,7 @@ import { SyncReader } from "../src/db/sync-reader.js";
 import type { PromptType } from "../src/domain/prompts/prompt.logic.js";
 import { PromptReads } from "../src/domain/prompts/prompt.reads.js";
 import { PromptRepository } from "../src/domain/prompts/prompt.repository.js";
+import { mergeSpans, type VersionSpan } from "../src/domain/prompts/version-span.js";
 
 let t: TestApp;
 const names: string[] = [];
@@ -121,22 +122,42 @@ describe("DataLoader batching", () => {
   });
 });
 
+describe("version spans", () => {
+  const span = (promptId: string, from: number, to: number): VersionSpan => ({ promptId, from, to, type: "TEXT" });
+  it("reads a prompt's overlapping and touching ranges as one span, and apart ranges and other prompts' apart", () => {
+    const ranges = [span("b", 5, 5), span("a", 1, 3), span("b", 1, 5), span("a", 4, 4), span("a", 9, 12), span("b", 5, 5), span("c", 2, 2)];
+    const { spans, spanOf } = mergeSpans(ranges);
+    expect(spans).toEqual([span("a", 1, 4), span("a", 9, 12), span("b", 1, 5), span("c", 2, 2)]);
+    expect(spanOf).toEqual([2, 0, 2, 0, 1, 2, 3]);
+    // The ranges given are left as they were.
+    expect(ranges[1]).toEqual(span("a", 1, 3));
+  });
+});
+
 describe("version reads on prepared statements", () => {
-  it("give the versions Prisma gives, each prompt once even when asked twice, with or without the prompts' types", async () => {
+  it("give the versions Prisma gives, for overlapping, repeated and empty ranges, with or without the prompts' types", async () => {
     const reader = new SyncReader(t.app.config.dbFile, 1_000);
     try {
       const reads = new PromptReads(reader);
       const viaPrisma = new PromptRepository(t.app.db);
       const rows = reader.all<{ id: string; type: string; latestVersionNumber: number }>("SELECT id, type, latestVersionNumber FROM Prompt ORDER BY name LIMIT 8");
-      const ids = rows.map((r) => r.id);
       const types = rows.map((r) => r.type as PromptType);
-      for (const [limit, before] of [[5, undefined], [2, 3], [1, 2]] as const) {
-        const expected = await viaPrisma.versionPages(ids, limit, before, types);
-        // A loader without a cache (subscriptions) may pass a prompt twice.
-        const pages = reads.versionPages([...ids, ids[0]!], limit, before, [...types, types[0]!]);
-        expect([...pages]).toEqual([...expected]);
-        expect(pages.get(ids[0]!)!.length).toBeLessThanOrEqual(limit);
-      }
+      const spans: VersionSpan[] = rows.flatMap((r, i) => [
+        { promptId: r.id, from: 1, to: r.latestVersionNumber, type: types[i]! },
+        { promptId: r.id, from: r.latestVersionNumber, to: r.latestVersionNumber, type: types[i]! },
+        { promptId: r.id, from: 2, to: 3, type: types[i]! },
+        { promptId: r.id, from: r.latestVersionNumber + 1, to: r.latestVersionNumber + 5, type: types[i]! },
+      ]);
+      const expected = await viaPrisma.versionRanges(spans);
+      expect(reads.versionRanges(spans)).toEqual(expected);
+      expect(expected.length).toBe(spans.length);
+      spans.forEach((span, i) => {
+        const numbers = expected[i]!.map((v) => v.number);
+        const want = [];
+        for (let n = Math.min(span.to, rows.find((r) => r.id === span.promptId)!.latestVersionNumber); n >= span.from; n--) want.push(n);
+        expect(numbers).toEqual(want);
+        for (const v of expected[i]!) expect(v.promptId).toBe(span.promptId);
+      });
       const keys = rows.map((r) => ({ promptId: r.id, number: r.latestVersionNumber }));
       expect(reads.versionsByKeys(keys.map((k, i) => ({ ...k, type: types[i] })))).toEqual(reads.versionsByKeys(keys));
     } finally {

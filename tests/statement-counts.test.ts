@@ -47,8 +47,8 @@ async function count<TData, TVars>(document: TypedDocumentNode<TData, TVars>, va
 let created = 0;
 const EXPECTED: Record<string, number> = {
   "prompt(name), every field": 3,
-  "prompts(first: 20), versions, labels, tags, relationships": 9,
-  "prompts(first: 100), the same fields": 9,
+  "prompts(first: 20), versions, labels, tags, relationships": 8,
+  "prompts(first: 100), the same fields": 8,
   "promptVersion": 2,
   "labels and label history": 6,
   "resolvePrompt, cold (prepared statements)": 2,

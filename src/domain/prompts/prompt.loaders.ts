@@ -1,20 +1,12 @@
 import DataLoader from "dataloader";
 import type { LabelEventRecord, LabelRecord, LabelRepository } from "./label.repository.js";
 import type { IncludeEdge } from "./include-graph.js";
-import type { PromptType } from "./prompt.logic.js";
 import type { PromptRecord, PromptRepository, PromptVersionRecord, VersionKey } from "./prompt.repository.js";
+import { mergeSpans, type VersionSpan } from "./version-span.js";
 
 export interface LoaderOptions {
   /** Off for subscriptions: their context lives as long as the stream and must not serve stale rows. */
   cache: boolean;
-}
-
-export interface VersionPageKey {
-  promptId: string;
-  limit: number;
-  beforeNumber: number | undefined;
-  /** The prompt's type (see VersionKey). */
-  type: PromptType;
 }
 
 /** Per-request batching of every relation field of Prompt: one statement per field per request. */
@@ -36,18 +28,15 @@ export function createPromptLoaders(repo: PromptRepository, labelRepo: LabelRepo
     { cache: options.cache, cacheKeyFn: (k) => `${k.promptId}:${k.number}` },
   );
 
-  // A page request differs by its limit and cursor; keys with the same (limit, cursor) share one statement.
-  const versionPages = new DataLoader<VersionPageKey, PromptVersionRecord[], string>(
+  // Prompt.latestVersion and Prompt.versions ask for ranges of version numbers; all of a batch
+  // is one statement, in which a prompt's ranges that overlap or touch are read once.
+  const versionRange = new DataLoader<VersionSpan, PromptVersionRecord[], string>(
     async (keys) => {
-      const results = new Map<string, PromptVersionRecord[]>();
-      for (const group of groupBy(keys, (k) => `${k.limit}:${k.beforeNumber ?? ""}`)) {
-        const { limit, beforeNumber } = group[0]!;
-        const pages = await repo.versionPages(group.map((k) => k.promptId), limit, beforeNumber, group.map((k) => k.type));
-        for (const key of group) results.set(pageKey(key), pages.get(key.promptId) ?? []);
-      }
-      return keys.map((key) => results.get(pageKey(key)) ?? []);
+      const { spans, spanOf } = mergeSpans(keys);
+      const lists = await repo.versionRanges(spans);
+      return keys.map((key, i) => (lists[spanOf[i]!] ?? []).filter((v) => v.number >= key.from && v.number <= key.to));
     },
-    { cache: options.cache, cacheKeyFn: pageKey },
+    { cache: options.cache, cacheKeyFn: (k) => `${k.promptId}:${k.from}:${k.to}` },
   );
 
   const byId = new DataLoader<string, PromptRecord | null>(
@@ -94,7 +83,7 @@ export function createPromptLoaders(repo: PromptRepository, labelRepo: LabelRepo
     { cache: options.cache },
   );
 
-  return { tags, version, versionPages, byId, labels, labelHistory, includes, includedBy };
+  return { tags, version, versionRange, byId, labels, labelHistory, includes, includedBy };
 }
 
 export interface HistoryPageKey {
@@ -117,10 +106,6 @@ export function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): T[]
     else groups.set(key, [item]);
   }
   return [...groups.values()];
-}
-
-function pageKey(key: VersionPageKey): string {
-  return `${key.promptId}:${key.limit}:${key.beforeNumber ?? ""}`;
 }
 
 export type PromptLoaders = ReturnType<typeof createPromptLoaders>;

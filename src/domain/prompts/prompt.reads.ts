@@ -2,6 +2,7 @@ import type { SyncReader } from "../../db/sync-reader.js";
 import type { LabelRecord } from "./label.repository.js";
 import { sqlDate } from "../../db/sync-writer.js";
 import type { PromptType } from "./prompt.logic.js";
+import { bySpan, spansJson, type VersionSpan } from "./version-span.js";
 import { toVersion, type PromptFilter, type VersionKey, type PromptKey, type PromptOrderField, type PromptRecord, type PromptVersionRecord, type SortDirection, type VersionRow } from "./prompt.repository.js";
 
 // The batched reads behind Prompt's relation fields (prompt.loaders.ts), as prepared statements:
@@ -15,17 +16,12 @@ const LABELS =
 const VERSIONS_BY_KEYS = `
   SELECT v.*, coalesce(k.value ->> 2, (SELECT p.type FROM Prompt p WHERE p.id = v.promptId)) AS type FROM json_each(?) k
   JOIN PromptVersion v ON v.promptId = k.value ->> 0 AND v.number = k.value ->> 1`;
-// Each prompt's newest `limit` versions below `before`, from [id, type] pairs: a range of the
-// (promptId, number) index from the limit-th newest number (one index seek) up, rather than
-// numbering every version of the page's prompts with a window function and sorting them (a page
-// of 20: 440 µs against 600).
-const VERSION_PAGES = `
-  SELECT v.*, k.value ->> 1 AS type FROM json_each(@ids) k
-  JOIN PromptVersion v ON v.promptId = k.value ->> 0 AND v.number < @before
-    AND v.number >= coalesce(
-      (SELECT w.number FROM PromptVersion w WHERE w.promptId = k.value ->> 0 AND w.number < @before ORDER BY w.number DESC LIMIT 1 OFFSET @limit - 1),
-      0)
-  ORDER BY v.promptId, v.number DESC`;
+// The versions from..to of each span (version-span.ts): one index range each, no sort (a page
+// of 100 prompts' newest five: 1.30 ms, against 1.45 ms for the newest-first page from an
+// OFFSET subquery per prompt plus 0.55 ms for their latest versions on their own).
+const VERSION_RANGES = `
+  SELECT v.*, k.key AS span, k.value ->> 3 AS type FROM json_each(?) k
+  JOIN PromptVersion v ON v.promptId = k.value ->> 0 AND v.number BETWEEN k.value ->> 1 AND k.value ->> 2`;
 
 /** The Prompt columns every raw read of a prompt selects (what toPromptRecord maps). */
 export const PROMPT_COLUMNS = "id, name, description, category, type, latestVersionNumber, createdAt, updatedAt, archivedAt";
@@ -116,14 +112,7 @@ export class PromptReads {
     return this.reader.all<VersionWithType>(VERSIONS_BY_KEYS, JSON.stringify(keys.map((k) => [k.promptId, k.number, k.type ?? null]))).map(version);
   }
 
-  /** `types` holds each prompt's type, in the order of promptIds. */
-  versionPages(promptIds: readonly string[], limit: number, beforeNumber: number | undefined, types: readonly PromptType[]): Map<string, PromptVersionRecord[]> {
-    const pages = new Map<string, PromptVersionRecord[]>(promptIds.map((id) => [id, []]));
-    if (pages.size === 0 || limit < 1) return pages;
-    // Each prompt once (a loader without a cache may pass one twice), with its type.
-    const ids = JSON.stringify([...new Map(promptIds.map((id, i) => [id, types[i]]))]);
-    const rows = this.reader.all<VersionWithType>(VERSION_PAGES, { ids, before: beforeNumber ?? Number.MAX_SAFE_INTEGER, limit });
-    for (const row of rows) pages.get(row.promptId)?.push(version(row));
-    return pages;
+  versionRanges(spans: readonly VersionSpan[]): PromptVersionRecord[][] {
+    return bySpan(spans.length, this.reader.all<VersionWithType & { span: number }>(VERSION_RANGES, spansJson(spans)), version);
   }
 }

@@ -5,6 +5,7 @@ import { Prisma } from "../../generated/prisma/client.js";
 import type { Db } from "../../db/client.js";
 import { TxRepository } from "../../db/tx-repository.js";
 import type { PromptReads } from "./prompt.reads.js";
+import { bySpan, spansJson, type VersionSpan } from "./version-span.js";
 import type { PromptWrites } from "./prompt.writes.js";
 import { assertNoCycle, type IncludeEdge } from "./include-graph.js";
 import { applyLabelMoves, type LabelEventRecord, type LabelMove, type Tx } from "./label.repository.js";
@@ -214,31 +215,17 @@ export class PromptRepository extends TxRepository {
   }
 
   /**
-   * One page of versions (newest first) for each of many prompts, in one statement:
-   * a window function numbers each prompt's versions so the page size bounds every prompt
-   * (outside a transaction, prompt.reads.ts reads an index range per prompt instead).
+   * The versions numbered from..to (inclusive) of each span, in one statement: for each span,
+   * its rows newest first. Version numbers run 1, 2, 3... without gaps (see VersionSpan), so a
+   * page of versions is a range of numbers known before anything is read.
    */
-  async versionPages(
-    promptIds: readonly string[],
-    limit: number,
-    beforeNumber: number | undefined,
-    /** Each prompt's type (same order): the prepared statement then reads no Prompt row. */
-    types: readonly PromptType[],
-  ): Promise<Map<string, PromptVersionRecord[]>> {
-    const pages = new Map<string, PromptVersionRecord[]>(promptIds.map((id) => [id, []]));
-    if (promptIds.length === 0) return pages;
-    if (this.reads) return this.reads.versionPages(promptIds, limit, beforeNumber, types);
-    const before = beforeNumber ?? Number.MAX_SAFE_INTEGER;
-    const rows = await this.db.$queryRaw<(VersionRow & { type: string })[]>`
-      SELECT * FROM (
-        SELECT v.*, p.type AS type,
-               ROW_NUMBER() OVER (PARTITION BY v.promptId ORDER BY v.number DESC) AS rn
-        FROM PromptVersion v JOIN Prompt p ON p.id = v.promptId
-        WHERE v.promptId IN (${Prisma.join([...promptIds])}) AND v.number < ${before}
-      ) WHERE rn <= ${limit}
-      ORDER BY promptId, number DESC`;
-    for (const row of rows) pages.get(row.promptId)?.push(toVersion(row, row.type as PromptType));
-    return pages;
+  async versionRanges(spans: readonly VersionSpan[]): Promise<PromptVersionRecord[][]> {
+    if (spans.length === 0) return [];
+    if (this.reads) return this.reads.versionRanges(spans);
+    const rows = await this.db.$queryRaw<(VersionRow & { type: string; span: number | bigint })[]>`
+      SELECT v.*, k.key AS span, k.value ->> 3 AS type FROM json_each(${spansJson(spans)}) k
+      JOIN PromptVersion v ON v.promptId = k.value ->> 0 AND v.number BETWEEN k.value ->> 1 AND k.value ->> 2`;
+    return bySpan(spans.length, rows, (row) => toVersion(row, row.type as PromptType));
   }
 
   async create(

@@ -60,7 +60,9 @@ export class PromptResolver {
 
   @FieldResolver(() => PromptVersion, { description: "The newest version." })
   async latestVersion(@Root() prompt: PromptRecord, @Ctx() ctx: AppContext) {
-    const version = await ctx.loaders.prompts.version.load({ promptId: prompt.id, number: prompt.latestVersionNumber, type: prompt.type });
+    // Read with the versions field's page when both are asked for (one statement for both).
+    const number = prompt.latestVersionNumber;
+    const [version] = await ctx.loaders.prompts.versionRange.load({ promptId: prompt.id, from: number, to: number, type: prompt.type });
     if (!version) throw new Error(`prompt ${prompt.id} lacks its latest version ${prompt.latestVersionNumber}`);
     return version;
   }
@@ -73,9 +75,13 @@ export class PromptResolver {
     @Arg("after", () => String, { nullable: true, description: "endCursor of the previous page." }) after?: string,
   ) {
     const limit = pageSize(first);
-    const beforeNumber = after ? versionCursor(after) : undefined;
-    const rows = limit === 0 ? [] : await ctx.loaders.prompts.versionPages.load({ promptId: prompt.id, limit: limit + 1, beforeNumber, type: prompt.type });
-    const page = { items: rows.slice(0, limit), hasNextPage: rows.length > limit, hasPreviousPage: after != null };
+    // Versions are numbered 1 to latestVersionNumber without gaps (VersionSpan), so the page is
+    // the `limit` numbers below the cursor, and more follow it while it does not reach 1. Bounded
+    // by this prompt row's latest: a version added since is not on the page, as in totalCount.
+    const to = Math.min(prompt.latestVersionNumber, (after ? versionCursor(after) : Number.POSITIVE_INFINITY) - 1);
+    const from = Math.max(1, to - limit + 1);
+    const items = limit === 0 || to < 1 ? [] : await ctx.loaders.prompts.versionRange.load({ promptId: prompt.id, from, to, type: prompt.type });
+    const page = { items, hasNextPage: items.length > 0 && from > 1, hasPreviousPage: after != null };
     return { ...toConnection(page, (v) => encodeCursor({ v: v.number })), totalCount: prompt.latestVersionNumber };
   }
 }
