@@ -13,6 +13,7 @@ import type { PromptType } from "../src/domain/prompts/prompt.logic.js";
 import { PromptReads } from "../src/domain/prompts/prompt.reads.js";
 import { PromptRepository } from "../src/domain/prompts/prompt.repository.js";
 import { mergeSpans, type VersionSpan } from "../src/domain/prompts/version-span.js";
+import { toConnection } from "../src/resolvers/shared/connection.js";
 
 let t: TestApp;
 const names: string[] = [];
@@ -163,5 +164,22 @@ describe("version reads on prepared statements", () => {
     } finally {
       reader.close();
     }
+  });
+});
+
+describe("connections", () => {
+  it("encode cursors and count only for the fields a query selects", async () => {
+    let cursors = 0;
+    let counts = 0;
+    const page = { items: [{ n: 3 }, { n: 2 }, { n: 1 }], hasNextPage: true, hasPreviousPage: false };
+    const connection = toConnection(page, (item) => (cursors++, `c${item.n}`), () => (counts++, 7));
+    expect(connection.nodes.map((item) => item.n)).toEqual([3, 2, 1]);
+    expect(cursors + counts).toBe(0);
+    expect(connection.edges.map((edge) => edge.cursor)).toEqual(["c3", "c2", "c1"]);
+    expect(connection.pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: false, startCursor: "c3", endCursor: "c1" });
+    expect(connection.totalCount).toBe(7);
+    expect([cursors, counts]).toEqual([5, 1]);
+    const empty = toConnection({ items: [], hasNextPage: false, hasPreviousPage: true }, () => "x", () => 0);
+    expect(empty.pageInfo).toEqual({ hasNextPage: false, hasPreviousPage: true, startCursor: null, endCursor: null });
   });
 });

@@ -85,12 +85,7 @@ export class AbTestResolver {
     @Arg("after", () => String, { nullable: true, description: "endCursor of the previous page." }) after?: string,
   ) {
     const page = await this.tests.list(prompt, status ?? null, first, after);
-    return {
-      ...toConnection(page, page.cursor),
-      get totalCount() {
-        return page.totalCount();
-      },
-    };
+    return toConnection(page, page.cursor, () => page.totalCount());
   }
 
   @Query(() => AbTestResults, { complexity: 500, description: "A test's statistics and verdict, computed now." })

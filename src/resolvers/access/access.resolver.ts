@@ -30,12 +30,7 @@ export class AccessResolver {
     @Arg("after", () => String, { nullable: true, description: "endCursor of the previous page." }) after?: string,
   ) {
     const page = await this.keys.list(first, after, includeRevoked);
-    return {
-      ...toConnection(page, page.cursor),
-      get totalCount() {
-        return page.totalCount();
-      },
-    };
+    return toConnection(page, page.cursor, () => page.totalCount());
   }
 
   @Query(() => AuditEntryConnection, { description: "The audit log: every mutation, newest first." })
@@ -46,11 +41,6 @@ export class AccessResolver {
   ) {
     const page = await this.audit.list(filter ?? {}, first, after);
     const items = page.items.map((entry) => ({ ...entry, details: entry.details ? (JSON.parse(entry.details) as Record<string, unknown>) : null }));
-    return {
-      ...toConnection({ ...page, items }, page.cursor),
-      get totalCount() {
-        return page.totalCount();
-      },
-    };
+    return toConnection({ ...page, items }, page.cursor, () => page.totalCount());
   }
 }

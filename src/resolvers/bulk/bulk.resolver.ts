@@ -47,12 +47,7 @@ export class BulkOperationResolver {
     @Arg("after", () => String, { nullable: true, description: "endCursor of the previous page." }) after?: string,
   ) {
     const page = await this.bulk.list(status ?? null, first, after);
-    return {
-      ...toConnection(page, page.cursor),
-      get totalCount() {
-        return page.totalCount();
-      },
-    };
+    return toConnection(page, page.cursor, () => page.totalCount());
   }
 
   @FieldResolver(() => Float, { description: "processed / total, 0 to 100." })
@@ -80,12 +75,7 @@ export class BulkOperationResolver {
     @Arg("after", () => String, { nullable: true, description: "endCursor of the previous page." }) after?: string,
   ) {
     const page = await this.bulk.items(op.id, status ?? null, first, after);
-    return {
-      ...toConnection(page, page.cursor),
-      get totalCount() {
-        return page.totalCount();
-      },
-    };
+    return toConnection(page, page.cursor, () => page.totalCount());
   }
 
   @Subscription(() => BulkOperationProgress, {

@@ -49,13 +49,7 @@ export class NotificationResolver {
     @Arg("after", () => String, { nullable: true, description: "endCursor of the previous page." }) after?: string,
   ) {
     const page = await this.service.list(ctx.actor, { unreadOnly, first, after });
-    const service = this.service;
-    return {
-      ...toConnection(page, page.cursor),
-      get totalCount() {
-        return service.count(ctx.actor, unreadOnly);
-      },
-    };
+    return toConnection(page, page.cursor, () => this.service.count(ctx.actor, unreadOnly));
   }
 
   @Mutation(() => Int, { description: "Marks notifications read (the given ids, or all); returns how many changed." })

@@ -59,14 +59,7 @@ export class PromptLabelResolver {
     }
     const rows = limit === 0 ? [] : await ctx.loaders.prompts.labelHistory.load({ promptId: prompt.id, limit: limit + 1, beforeSeq });
     const page = { items: rows.slice(0, limit), hasNextPage: rows.length > limit, hasPreviousPage: after != null };
-    const service = this.labelService;
-    return {
-      ...toConnection(page, (e) => encodeCursor({ s: e.seq })),
-      // A getter, so the count runs only when totalCount is selected.
-      get totalCount() {
-        return service.historyCount(prompt.id);
-      },
-    };
+    return toConnection(page, (e) => encodeCursor({ s: e.seq }), () => this.labelService.historyCount(prompt.id));
   }
 }
 

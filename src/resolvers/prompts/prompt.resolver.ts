@@ -30,14 +30,7 @@ export class PromptResolver {
   ) {
     const query = { first, after, ...filter, orderBy: orderBy?.field, direction: orderBy?.direction };
     const page = await this.promptService.list(query);
-    const service = this.promptService;
-    return {
-      ...toConnection(page, page.cursor),
-      // A getter, so the count statement runs only when totalCount is selected.
-      get totalCount() {
-        return service.count(query);
-      },
-    };
+    return toConnection(page, page.cursor, () => this.promptService.count(query));
   }
 
   @Query(() => PromptVersion, { nullable: true, description: "One version of a prompt; NOT_FOUND when there is none." })
@@ -82,7 +75,7 @@ export class PromptResolver {
     const from = Math.max(1, to - limit + 1);
     const items = limit === 0 || to < 1 ? [] : await ctx.loaders.prompts.versionRange.load({ promptId: prompt.id, from, to, type: prompt.type });
     const page = { items, hasNextPage: items.length > 0 && from > 1, hasPreviousPage: after != null };
-    return { ...toConnection(page, (v) => encodeCursor({ v: v.number })), totalCount: prompt.latestVersionNumber };
+    return toConnection(page, (v) => encodeCursor({ v: v.number }), () => prompt.latestVersionNumber);
   }
 }
 

@@ -82,12 +82,7 @@ export class RefinementResolver {
     @Arg("after", () => String, { nullable: true, description: "endCursor of the previous page." }) after?: string,
   ) {
     const page = await this.refinements.list(prompt, status ?? null, first, after);
-    return {
-      ...toConnection(page, page.cursor),
-      get totalCount() {
-        return page.totalCount();
-      },
-    };
+    return toConnection(page, page.cursor, () => page.totalCount());
   }
 
   @Query(() => RefinementDocument, { description: "One refinement document; NOT_FOUND when there is none." })

@@ -32,13 +32,7 @@ export class SearchResolver {
     after?: string,
   ) {
     const page = await this.searchService.search({ query, first, after, ...filter });
-    return {
-      ...toConnection(page, page.cursor),
-      // A getter, so the count statement runs only when totalCount is selected.
-      get totalCount() {
-        return page.count();
-      },
-    };
+    return toConnection(page, page.cursor, () => page.count());
   }
 
   @Query(() => [SimilarPrompt], {

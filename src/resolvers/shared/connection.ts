@@ -50,20 +50,47 @@ export function ConnectionType<TNode extends object>(nodeName: string, Node: Cla
   return Connection;
 }
 
+/**
+ * A page as a connection. Edges, cursors and the total are worked out when a query selects them,
+ * and each time it does: a page of 100 prompts with five versions each would otherwise encode 500
+ * version cursors that a query for `nodes` never reads, and run a count statement nobody asked for.
+ */
 export function toConnection<T>(
   page: { items: T[]; hasNextPage: boolean; hasPreviousPage: boolean },
   cursor: (item: T) => string,
-): ConnectionShape<T> {
-  const edges = page.items.map((node) => ({ cursor: cursor(node), node }));
-  return {
-    edges,
-    nodes: page.items,
-    pageInfo: {
-      hasNextPage: page.hasNextPage,
-      hasPreviousPage: page.hasPreviousPage,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
-    },
-  };
+  totalCount: () => number | Promise<number>,
+): ConnectionShape<T> & { readonly totalCount: number | Promise<number> } {
+  return new PageConnection(page, cursor, totalCount);
 }
 
+// The fields are getters on the prototype, which graphql-js's default resolver reads like any
+// property (a spread would not copy them: build a connection with toConnection only).
+class PageConnection<T> {
+  constructor(
+    private readonly page: { items: T[]; hasNextPage: boolean; hasPreviousPage: boolean },
+    private readonly cursor: (item: T) => string,
+    private readonly count: () => number | Promise<number>,
+  ) {}
+
+  get nodes(): T[] {
+    return this.page.items;
+  }
+
+  get edges(): { cursor: string; node: T }[] {
+    return this.page.items.map((node) => ({ cursor: this.cursor(node), node }));
+  }
+
+  get pageInfo(): PageInfo {
+    const { items, hasNextPage, hasPreviousPage } = this.page;
+    return {
+      hasNextPage,
+      hasPreviousPage,
+      startCursor: items.length > 0 ? this.cursor(items[0]!) : null,
+      endCursor: items.length > 0 ? this.cursor(items.at(-1)!) : null,
+    };
+  }
+
+  get totalCount(): number | Promise<number> {
+    return this.count();
+  }
+}
