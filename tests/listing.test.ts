@@ -128,8 +128,8 @@ describe("version spans", () => {
   it("reads a prompt's overlapping and touching ranges as one span, and apart ranges and other prompts' apart", () => {
     const ranges = [span("b", 5, 5), span("a", 1, 3), span("b", 1, 5), span("a", 4, 4), span("a", 9, 12), span("b", 5, 5), span("c", 2, 2)];
     const { spans, spanOf } = mergeSpans(ranges);
-    expect(spans).toEqual([span("a", 1, 4), span("a", 9, 12), span("b", 1, 5), span("c", 2, 2)]);
-    expect(spanOf).toEqual([2, 0, 2, 0, 1, 2, 3]);
+    expect(spans).toEqual([span("b", 1, 5), span("a", 1, 4), span("a", 9, 12), span("c", 2, 2)]);
+    expect(spanOf).toEqual([0, 1, 0, 1, 2, 0, 3]);
     // The ranges given are left as they were.
     expect(ranges[1]).toEqual(span("a", 1, 3));
   });

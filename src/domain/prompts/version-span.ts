@@ -31,20 +31,25 @@ export function bySpan<R extends { span: number | bigint; number: number | bigin
  * is the index of the span that holds ranges[i].
  */
 export function mergeSpans(ranges: readonly VersionSpan[]): { spans: VersionSpan[]; spanOf: number[] } {
-  const order = ranges.map((_, i) => i);
-  order.sort((a, b) => {
-    const x = ranges[a]!;
-    const y = ranges[b]!;
-    return x.promptId < y.promptId ? -1 : x.promptId > y.promptId ? 1 : x.from - y.from;
+  // Usually one or two ranges per prompt: group them (a Map keeps the first-seen order), then
+  // merge each prompt's few ranges in order of `from`.
+  const byPrompt = new Map<string, number[]>();
+  ranges.forEach((range, i) => {
+    const indexes = byPrompt.get(range.promptId);
+    if (indexes) indexes.push(i);
+    else byPrompt.set(range.promptId, [i]);
   });
   const spans: VersionSpan[] = [];
   const spanOf = new Array<number>(ranges.length);
-  for (const i of order) {
-    const range = ranges[i]!;
-    const last = spans.at(-1);
-    if (last && last.promptId === range.promptId && range.from <= last.to + 1) last.to = Math.max(last.to, range.to);
-    else spans.push({ ...range });
-    spanOf[i] = spans.length - 1;
+  for (const indexes of byPrompt.values()) {
+    if (indexes.length > 1) indexes.sort((a, b) => ranges[a]!.from - ranges[b]!.from);
+    let last: VersionSpan | undefined;
+    for (const i of indexes) {
+      const range = ranges[i]!;
+      if (last && range.from <= last.to + 1) last.to = Math.max(last.to, range.to);
+      else spans.push((last = { ...range }));
+      spanOf[i] = spans.length - 1;
+    }
   }
   return { spans, spanOf };
 }
