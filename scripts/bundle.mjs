@@ -15,9 +15,12 @@ await build({
   format: "esm",
   target: "node20",
   logLevel: "warning",
-  // type-graphql names GraphQL types after their classes: renaming a class (the bundler does to
-  // avoid clashes) would rename the type.
-  keepNames: true,
+  // Not keepNames: it wraps every named function in __name(), which redefines its `name`, and
+  // that ran for every closure made per request (readBody's listeners, each request's data
+  // loaders, negotiator's sorters): 6% of the server's busy time in S1's profile. The bundler
+  // does rename classes (a decorated `class Prompt` becomes `class Prompt2`), so every
+  // GraphQL type gives its name in its decorator; tests/bundle.test.ts compares the schemas.
+  keepNames: false,
   // @apollo/utils.createhash uses node:crypto only when `module.require` exists, which a
   // bundled CommonJS module lacks: bundled, Apollo would hash every operation with sha.js in JS.
   external: ["better-sqlite3", "@prisma/*", "pino", "pino-*", "thread-stream", "graphql", "graphql/*", "graphql-query-complexity", "protobufjs/*", "class-validator", "@apollo/utils.createhash"],

@@ -45,7 +45,7 @@ registerEnumType(VerdictValues, {
   },
 });
 
-@InputType({ description: "One arm of a test: a version number or a label (one of them), and its share of traffic." })
+@InputType("AbVariantInput", { description: "One arm of a test: a version number or a label (one of them), and its share of traffic." })
 export class AbVariantInput {
   @Field(() => String, { nullable: true, description: "A name (default control, treatment-1, ...)." })
   name?: string | null;
@@ -60,7 +60,7 @@ export class AbVariantInput {
   weight!: number;
 }
 
-@InputType({ description: "A metric that must not get worse while the primary one improves." })
+@InputType("AbGuardrailInput", { description: "A metric that must not get worse while the primary one improves." })
 export class AbGuardrailInput {
   @Field(() => MetricValues, { description: "CONVERSION or SCORE." })
   metric!: MetricKind;
@@ -69,7 +69,7 @@ export class AbGuardrailInput {
   direction?: Direction | null;
 }
 
-@InputType({ description: "A new A/B test (DRAFT until startAbTest)." })
+@InputType("CreateAbTestInput", { description: "A new A/B test (DRAFT until startAbTest)." })
 export class CreateAbTestInput {
   @Field({ description: "A name for people (1-200 characters)." })
   name!: string;
@@ -102,7 +102,7 @@ export class CreateAbTestInput {
   autoPromote?: boolean | null;
 }
 
-@InputType({ description: "What happened to one subject of a test." })
+@InputType("AbOutcomeInput", { description: "What happened to one subject of a test." })
 export class AbOutcomeInput {
   @Field(() => ID, { description: "The test." })
   test!: string;
@@ -123,7 +123,7 @@ export class AbOutcomeInput {
   guardrailValue?: number | null;
 }
 
-@ObjectType({ description: "One arm of a test." })
+@ObjectType("AbVariant", { description: "One arm of a test." })
 export class AbVariant {
   @Field(() => Int, { description: "Its position; 0 is the control." })
   index!: number;
@@ -144,7 +144,7 @@ export class AbVariant {
   weight!: number;
 }
 
-@ObjectType({ description: "A test of versions of a prompt against each other on one label." })
+@ObjectType("AbTest", { description: "A test of versions of a prompt against each other on one label." })
 export class AbTest {
   @Field(() => ID, { description: "Stable identifier." })
   id!: string;
@@ -201,10 +201,10 @@ export class AbTest {
   completedAt!: Date | null;
 }
 
-@ObjectType({ description: "A page of A/B tests, newest first." })
+@ObjectType("AbTestConnection", { description: "A page of A/B tests, newest first." })
 export class AbTestConnection extends ConnectionType("AbTest", AbTest) {}
 
-@ObjectType({ description: "A prompt as an application gets it: the label's version, or a test's variant for this subject, rendered." })
+@ObjectType("ResolvedPrompt", { description: "A prompt as an application gets it: the label's version, or a test's variant for this subject, rendered." })
 export class ResolvedPrompt extends RenderedPrompt {
   @Field(() => AbTest, { nullable: true, description: "The running test that chose the version, if any." })
   test!: object | null;
@@ -216,7 +216,7 @@ export class ResolvedPrompt extends RenderedPrompt {
   subjectKey!: string | null;
 }
 
-@ObjectType({ description: "What became of one outcome of a recordAbTestOutcomes call." })
+@ObjectType("AbOutcomeResult", { description: "What became of one outcome of a recordAbTestOutcomes call." })
 export class AbOutcomeResult {
   @Field(() => Int, { description: "Its position in the input." })
   index!: number;
@@ -234,7 +234,7 @@ export class AbOutcomeResult {
   errorMessage!: string | null;
 }
 
-@ObjectType({ description: "A confidence interval." })
+@ObjectType("AbInterval", { description: "A confidence interval." })
 export class AbInterval {
   @Field(() => Float, { description: "Lower bound." })
   low!: number;
@@ -243,7 +243,7 @@ export class AbInterval {
   high!: number;
 }
 
-@ObjectType({ description: "One variant's numbers." })
+@ObjectType("AbVariantResult", { description: "One variant's numbers." })
 export class AbVariantResult {
   @Field(() => Int, { description: "The variant (0 is the control)." })
   index!: number;
@@ -276,7 +276,7 @@ export class AbVariantResult {
   interval!: AbInterval | null;
 }
 
-@ObjectType({ description: "One treatment against the control." })
+@ObjectType("AbComparison", { description: "One treatment against the control." })
 export class AbComparison {
   @Field(() => Int, { description: "The treatment's variant index." })
   variant!: number;
@@ -309,7 +309,7 @@ export class AbComparison {
   better!: string | null;
 }
 
-@ObjectType({ description: "Sample ratio mismatch check: are subjects split as the weights say?" })
+@ObjectType("AbSampleRatio", { description: "Sample ratio mismatch check: are subjects split as the weights say?" })
 export class AbSampleRatio {
   @Field(() => Float, { description: "Pearson's chi-square statistic." })
   statistic!: number;
@@ -327,7 +327,7 @@ export class AbSampleRatio {
   mismatch!: boolean;
 }
 
-@ObjectType({ description: "The guardrail metric of one treatment against control." })
+@ObjectType("AbGuardrailResult", { description: "The guardrail metric of one treatment against control." })
 export class AbGuardrailResult {
   @Field(() => Int, { description: "The treatment's variant index." })
   variant!: number;
@@ -348,7 +348,7 @@ export class AbGuardrailResult {
   harmed!: boolean;
 }
 
-@ObjectType({ description: "A test's results: per variant, each treatment against control, checks and the verdict." })
+@ObjectType("AbTestResults", { description: "A test's results: per variant, each treatment against control, checks and the verdict." })
 export class AbTestResults {
   @Field(() => ID, { description: "The test." })
   testId!: string;

@@ -28,7 +28,7 @@ registerEnumType(AuditOutcomeValues, {
   },
 });
 
-@ObjectType({ description: "An API key, without its secret (only a hash of it is stored)." })
+@ObjectType("ApiKey", { description: "An API key, without its secret (only a hash of it is stored)." })
 export class ApiKey {
   @Field(() => ID, { description: "The key's id (revokeApiKey takes it)." })
   id!: string;
@@ -61,7 +61,7 @@ export class ApiKey {
   lastUsedAt!: Date | null;
 }
 
-@ObjectType({ description: "A new API key and its secret." })
+@ObjectType("CreateApiKeyPayload", { description: "A new API key and its secret." })
 export class CreateApiKeyPayload {
   @Field(() => ApiKey, { description: "The key." })
   key!: ApiKey;
@@ -70,10 +70,10 @@ export class CreateApiKeyPayload {
   secret!: string;
 }
 
-@ObjectType({ description: "A page of API keys, newest first." })
+@ObjectType("ApiKeyConnection", { description: "A page of API keys, newest first." })
 export class ApiKeyConnection extends ConnectionType("ApiKey", ApiKey) {}
 
-@InputType({ description: "Arguments of createApiKey." })
+@InputType("CreateApiKeyInput", { description: "Arguments of createApiKey." })
 export class CreateApiKeyInput {
   @Field({ description: "1 to 100 letters, digits, spaces or . _ @ : / ( ) -." })
   name!: string;
@@ -85,7 +85,7 @@ export class CreateApiKeyInput {
   expiresAt?: Date | null;
 }
 
-@ObjectType({ description: "One mutation in the audit log." })
+@ObjectType("AuditEntry", { description: "One mutation in the audit log." })
 export class AuditEntry {
   @Field(() => ID, { description: "The entry's id." })
   id!: string;
@@ -121,10 +121,10 @@ export class AuditEntry {
   details!: Record<string, unknown> | null;
 }
 
-@ObjectType({ description: "A page of the audit log, newest first." })
+@ObjectType("AuditEntryConnection", { description: "A page of the audit log, newest first." })
 export class AuditEntryConnection extends ConnectionType("AuditEntry", AuditEntry) {}
 
-@InputType({ description: "Which audit entries to list; every given field must match." })
+@InputType("AuditLogFilter", { description: "Which audit entries to list; every given field must match." })
 export class AuditLogFilter {
   @Field(() => String, { nullable: true, description: "Only this actor's." })
   actor?: string | null;

@@ -19,7 +19,7 @@ import {
   VersionComparison,
 } from "./analytics.types.js";
 
-@ObjectType({ description: "Memory of the server process." })
+@ObjectType("MemoryUsage", { description: "Memory of the server process." })
 export class MemoryUsage {
   @Field(() => Float, { description: "Resident set size, bytes." })
   rssBytes!: number;
@@ -34,7 +34,7 @@ export class MemoryUsage {
   externalBytes!: number;
 }
 
-@ObjectType({ description: "The Redis connection's state." })
+@ObjectType("RedisHealth", { description: "The Redis connection's state." })
 export class RedisHealth {
   @Field({ description: "Connected and answering." })
   ok!: boolean;
@@ -43,7 +43,7 @@ export class RedisHealth {
   detail!: string | null;
 }
 
-@ObjectType({ description: "How the server is doing." })
+@ObjectType("SystemHealth", { description: "How the server is doing." })
 export class SystemHealth {
   @Field(() => Int, { description: "Seconds since start." })
   uptimeSeconds!: number;

@@ -31,7 +31,7 @@ registerEnumType(RankMetricValues, {
   },
 });
 
-@InputType({ description: "One use of a prompt, as an application reports it." })
+@InputType("UsageEventInput", { description: "One use of a prompt, as an application reports it." })
 export class UsageEventInput {
   @Field(() => PromptRef, { description: "The prompt, by id or name." })
   prompt!: PromptRef;
@@ -82,7 +82,7 @@ export class UsageEventInput {
   metadata?: Record<string, unknown> | null;
 }
 
-@ObjectType({ description: "An event recordUsage did not store." })
+@ObjectType("UsageEventError", { description: "An event recordUsage did not store." })
 export class UsageEventError {
   @Field(() => Int, { description: "Its position in the input." })
   index!: number;
@@ -97,7 +97,7 @@ export class UsageEventError {
   message!: string;
 }
 
-@ObjectType({ description: "What recordUsage stored." })
+@ObjectType("RecordUsagePayload", { description: "What recordUsage stored." })
 export class RecordUsagePayload {
   @Field(() => Int, { description: "Events stored." })
   accepted!: number;
@@ -106,7 +106,7 @@ export class RecordUsagePayload {
   errors!: UsageEventError[];
 }
 
-@ObjectType({ description: "Usage in one time bucket (or over a whole range)." })
+@ObjectType("UsagePoint", { description: "Usage in one time bucket (or over a whole range)." })
 export class UsagePoint {
   @Field(() => GraphQLDateTimeISO, { description: "Start of the bucket." })
   bucketStart!: Date;
@@ -139,7 +139,7 @@ export class UsagePoint {
   cost!: number;
 }
 
-@ObjectType({ description: "How a prompt was used over time." })
+@ObjectType("PromptAnalytics", { description: "How a prompt was used over time." })
 export class PromptAnalytics {
   @Field(() => Prompt, { description: "The prompt." })
   prompt!: object;
@@ -157,7 +157,7 @@ export class PromptAnalytics {
   total!: UsagePoint;
 }
 
-@ObjectType({ description: "One version's usage." })
+@ObjectType("VersionUsage", { description: "One version's usage." })
 export class VersionUsage {
   @Field(() => Int, { description: "The version (0: events that did not say)." })
   versionNumber!: number;
@@ -172,7 +172,7 @@ export class VersionUsage {
   lastSeen!: Date;
 }
 
-@ObjectType({ description: "A prompt's versions side by side." })
+@ObjectType("VersionComparison", { description: "A prompt's versions side by side." })
 export class VersionComparison {
   @Field(() => Prompt, { description: "The prompt." })
   prompt!: object;
@@ -181,7 +181,7 @@ export class VersionComparison {
   versions!: VersionUsage[];
 }
 
-@ObjectType({ description: "A prompt's place in a ranking." })
+@ObjectType("RankedPrompt", { description: "A prompt's place in a ranking." })
 export class RankedPrompt {
   @Field(() => Int, { description: "1 is first." })
   rank!: number;
@@ -208,7 +208,7 @@ export class RankedPrompt {
   changeRatio!: number | null;
 }
 
-@ObjectType({ description: "Usage across all prompts in one bucket." })
+@ObjectType("TrendPoint", { description: "Usage across all prompts in one bucket." })
 export class TrendPoint {
   @Field(() => GraphQLDateTimeISO, { description: "Start of the bucket." })
   bucketStart!: Date;
@@ -235,7 +235,7 @@ export class TrendPoint {
   cost!: number;
 }
 
-@ObjectType({ description: "Users active in one bucket." })
+@ObjectType("ActiveUsersPoint", { description: "Users active in one bucket." })
 export class ActiveUsersPoint {
   @Field(() => GraphQLDateTimeISO, { description: "Start of the bucket." })
   bucketStart!: Date;
@@ -244,7 +244,7 @@ export class ActiveUsersPoint {
   users!: number;
 }
 
-@ObjectType({ description: "A user and their uses." })
+@ObjectType("UserUsage", { description: "A user and their uses." })
 export class UserUsage {
   @Field({ description: "The user." })
   userId!: string;
@@ -253,7 +253,7 @@ export class UserUsage {
   count!: number;
 }
 
-@ObjectType({ description: "Who uses prompts, and when." })
+@ObjectType("UserActivity", { description: "Who uses prompts, and when." })
 export class UserActivity {
   @Field(() => [ActiveUsersPoint], { description: "Distinct active users per bucket." })
   activeUsers!: ActiveUsersPoint[];
@@ -268,7 +268,7 @@ export class UserActivity {
   totalUsers!: number;
 }
 
-@ObjectType({ description: "Live counters of one prompt." })
+@ObjectType("LiveUsage", { description: "Live counters of one prompt." })
 export class LiveUsage {
   @Field(() => ID, { description: "The prompt." })
   promptId!: string;

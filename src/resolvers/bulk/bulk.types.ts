@@ -63,7 +63,7 @@ registerEnumType(ItemStatusValues, {
   },
 });
 
-@ObjectType({ description: "One item of a bulk operation and its outcome." })
+@ObjectType("BulkOperationItem", { description: "One item of a bulk operation and its outcome." })
 export class BulkOperationItem {
   @Field(() => Int, { description: "Position in the operation, from 0." })
   index!: number;
@@ -87,7 +87,7 @@ export class BulkOperationItem {
   attempt!: number;
 }
 
-@ObjectType({ description: "A page of bulk operation items." })
+@ObjectType("BulkOperationItemConnection", { description: "A page of bulk operation items." })
 export class BulkOperationItemConnection extends ConnectionType("BulkOperationItem", BulkOperationItem) {}
 
 // Registered only so the two types below inherit its fields; nothing refers to it, so the schema omits it.
@@ -109,7 +109,7 @@ abstract class BulkCounts {
   skipped!: number;
 }
 
-@ObjectType({ description: "A background job over many prompts." })
+@ObjectType("BulkOperation", { description: "A background job over many prompts." })
 export class BulkOperation extends BulkCounts {
   @Field(() => ID, { description: "Stable identifier." })
   id!: string;
@@ -154,10 +154,10 @@ export class BulkOperation extends BulkCounts {
   finishedAt!: Date | null;
 }
 
-@ObjectType({ description: "A page of bulk operations, newest first." })
+@ObjectType("BulkOperationConnection", { description: "A page of bulk operations, newest first." })
 export class BulkOperationConnection extends ConnectionType("BulkOperation", BulkOperation) {}
 
-@ObjectType({ description: "A progress snapshot of a bulk operation." })
+@ObjectType("BulkOperationProgress", { description: "A progress snapshot of a bulk operation." })
 export class BulkOperationProgress extends BulkCounts {
   @Field(() => ID, { description: "The operation." })
   operationId!: string;
@@ -178,7 +178,7 @@ export class BulkOperationProgress extends BulkCounts {
   occurredAt!: Date;
 }
 
-@InputType({ description: "A bulk operation to start." })
+@InputType("StartBulkOperationInput", { description: "A bulk operation to start." })
 export class StartBulkOperationInput {
   @Field(() => BulkKindValues, { description: "What to do to each item." })
   kind!: BulkKind;

@@ -7,7 +7,7 @@ import type { EventBus } from "../../subscriptions/pubsub.js";
 import type { NotificationPayload } from "../../subscriptions/topics.js";
 import { ConnectionType, toConnection } from "../shared/connection.js";
 
-@ObjectType({ description: "Something a user should know about, e.g. a bulk operation that finished." })
+@ObjectType("Notification", { description: "Something a user should know about, e.g. a bulk operation that finished." })
 export class Notification {
   @Field(() => ID, { description: "Stable identifier." })
   id!: string;
@@ -31,7 +31,7 @@ export class Notification {
   readAt!: Date | null;
 }
 
-@ObjectType({ description: "A page of notifications, newest first." })
+@ObjectType("NotificationConnection", { description: "A page of notifications, newest first." })
 export class NotificationConnection extends ConnectionType("Notification", Notification) {}
 
 @Resolver(() => Notification)

@@ -36,7 +36,7 @@ registerEnumType(ConfigChangeValues, {
   },
 });
 
-@ObjectType({ description: "A piece of a changed line: the segments of a line concatenate to its text." })
+@ObjectType("DiffSegment", { description: "A piece of a changed line: the segments of a line concatenate to its text." })
 export class DiffSegment {
   @Field(() => LineChangeValues, { description: "Whether this piece was added, removed or kept." })
   kind!: string;
@@ -45,7 +45,7 @@ export class DiffSegment {
   text!: string;
 }
 
-@ObjectType({ description: "One line of a hunk." })
+@ObjectType("DiffLine", { description: "One line of a hunk." })
 export class DiffLine {
   @Field(() => LineChangeValues, { description: "Added, removed or unchanged (context)." })
   kind!: string;
@@ -63,7 +63,7 @@ export class DiffLine {
   segments!: DiffSegment[] | null;
 }
 
-@ObjectType({ description: "A group of changed lines with context, numbered like a unified diff." })
+@ObjectType("DiffHunk", { description: "A group of changed lines with context, numbered like a unified diff." })
 export class DiffHunk {
   @Field(() => Int, { description: "First line of the hunk in the older version." })
   oldStart!: number;
@@ -81,7 +81,7 @@ export class DiffHunk {
   lines!: DiffLine[];
 }
 
-@ObjectType({ description: "How one chat message changed." })
+@ObjectType("MessageChange", { description: "How one chat message changed." })
 export class MessageChange {
   @Field(() => MessageChangeValues, { description: "Added, removed, changed or unchanged." })
   kind!: string;
@@ -108,7 +108,7 @@ export class MessageChange {
   hunks!: DiffHunk[];
 }
 
-@ObjectType({ description: "How one config key changed (nested keys as dotted paths)." })
+@ObjectType("ConfigChange", { description: "How one config key changed (nested keys as dotted paths)." })
 export class ConfigChange {
   @Field(() => ConfigChangeValues, { description: "Added, removed or changed." })
   kind!: string;
@@ -123,7 +123,7 @@ export class ConfigChange {
   newValue!: unknown;
 }
 
-@ObjectType({ description: "Counts of a diff." })
+@ObjectType("DiffStats", { description: "Counts of a diff." })
 export class DiffStats {
   @Field(() => Int, { description: "Lines only in the newer version." })
   linesAdded!: number;
@@ -184,7 +184,7 @@ export class ContentDiffFields {
   stats!: DiffStats;
 }
 
-@ObjectType({ description: "What changed between two versions of a prompt." })
+@ObjectType("PromptVersionDiff", { description: "What changed between two versions of a prompt." })
 export class PromptVersionDiff extends ContentDiffFields {
   @Field(() => PromptVersion, { description: "The older side." })
   from!: object;

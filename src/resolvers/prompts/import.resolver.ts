@@ -27,7 +27,7 @@ registerEnumType(ImportStatusValues, {
   },
 });
 
-@ObjectType({ description: "An error of one import item." })
+@ObjectType("ImportError", { description: "An error of one import item." })
 class ImportError {
   @Field({ description: "Stable error code, as in extensions.code." })
   code!: string;
@@ -36,7 +36,7 @@ class ImportError {
   message!: string;
 }
 
-@ObjectType({ description: "The outcome for one prompt of the document." })
+@ObjectType("ImportItem", { description: "The outcome for one prompt of the document." })
 class ImportItem {
   @Field(() => Int, { description: "Position in the document's prompts array." })
   index!: number;
@@ -57,7 +57,7 @@ class ImportItem {
   warnings!: string[];
 }
 
-@ObjectType({ description: "The result of importPrompts." })
+@ObjectType("ImportPromptsPayload", { description: "The result of importPrompts." })
 class ImportPromptsPayload {
   @Field(() => Int, { description: "Prompts created." })
   created!: number;

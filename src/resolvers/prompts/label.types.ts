@@ -5,7 +5,7 @@ import { ConnectionType } from "../shared/connection.js";
 import { PromptRef } from "./prompt.inputs.js";
 import { ChatMessage, Prompt, PromptTypeValues, PromptVersion } from "./prompt.types.js";
 
-@ObjectType({ description: "A movable pointer from a name (production, staging...) to one version of a prompt." })
+@ObjectType("PromptLabel", { description: "A movable pointer from a name (production, staging...) to one version of a prompt." })
 export class PromptLabel {
   @Field({ description: "The label; `latest` is maintained automatically and always points at the newest version." })
   name!: string;
@@ -20,7 +20,7 @@ export class PromptLabel {
   updatedBy!: string | null;
 }
 
-@ObjectType({ description: "One move of a label: set, moved to another version, or removed." })
+@ObjectType("LabelMove", { description: "One move of a label: set, moved to another version, or removed." })
 export class LabelMove {
   @Field({ description: "The label that moved." })
   label!: string;
@@ -41,10 +41,10 @@ export class LabelMove {
   createdAt!: Date;
 }
 
-@ObjectType({ description: "A page of label moves, newest first." })
+@ObjectType("LabelMoveConnection", { description: "A page of label moves, newest first." })
 export class LabelMoveConnection extends ConnectionType("LabelMove", LabelMove) {}
 
-@ObjectType({ description: "A prompt version pulled in by a `{{> include}}` while rendering." })
+@ObjectType("IncludedPrompt", { description: "A prompt version pulled in by a `{{> include}}` while rendering." })
 export class IncludedPrompt {
   @Field(() => Prompt, { description: "The included prompt." })
   prompt!: object;
@@ -53,7 +53,7 @@ export class IncludedPrompt {
   version!: object;
 }
 
-@ObjectType({ description: "A prompt rendered with variables, includes resolved." })
+@ObjectType("RenderedPrompt", { description: "A prompt rendered with variables, includes resolved." })
 export class RenderedPrompt {
   @Field(() => Prompt, { description: "The prompt." })
   prompt!: object;
@@ -83,7 +83,7 @@ export class RenderedPrompt {
   includes!: IncludedPrompt[];
 }
 
-@InputType({ description: "Which prompt to render, and with what." })
+@InputType("RenderPromptInput", { description: "Which prompt to render, and with what." })
 export class RenderPromptInput {
   @Field({ description: "The prompt's name." })
   name!: string;
@@ -98,7 +98,7 @@ export class RenderPromptInput {
   variables?: Record<string, unknown> | null;
 }
 
-@InputType({ description: "Points a label at a version." })
+@InputType("SetPromptLabelInput", { description: "Points a label at a version." })
 export class SetPromptLabelInput {
   @Field(() => PromptRef, { description: "The prompt, by id or name." })
   prompt!: PromptRef;
@@ -113,7 +113,7 @@ export class SetPromptLabelInput {
   reason?: string | null;
 }
 
-@InputType({ description: "Creates a new version equal to an old one." })
+@InputType("RollbackPromptInput", { description: "Creates a new version equal to an old one." })
 export class RollbackPromptInput {
   @Field(() => PromptRef, { description: "The prompt, by id or name." })
   prompt!: PromptRef;

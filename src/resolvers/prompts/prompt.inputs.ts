@@ -8,7 +8,7 @@ import {
   SortDirectionValues,
 } from "./prompt.types.js";
 
-@InputType({ description: "Identifies a prompt by id or by name: give exactly one." })
+@InputType("PromptRef", { description: "Identifies a prompt by id or by name: give exactly one." })
 export class PromptRef {
   @Field(() => ID, { nullable: true, description: "The prompt's id." })
   id?: string | null;
@@ -17,7 +17,7 @@ export class PromptRef {
   name?: string | null;
 }
 
-@InputType({ description: "One message of a CHAT prompt." })
+@InputType("ChatMessageInput", { description: "One message of a CHAT prompt." })
 export class ChatMessageInput {
   @Field(() => ChatRoleValues, { description: "Who speaks the message." })
   role!: string;
@@ -26,7 +26,7 @@ export class ChatMessageInput {
   content!: string;
 }
 
-@InputType({ description: "A new prompt and its version 1." })
+@InputType("CreatePromptInput", { description: "A new prompt and its version 1." })
 export class CreatePromptInput {
   @Field(() => PromptRef, {
     nullable: true,
@@ -65,7 +65,7 @@ export class CreatePromptInput {
   author?: string | null;
 }
 
-@InputType({
+@InputType("UpdatePromptInput", {
   description:
     "Changes to a prompt. A change of content or config creates the next version; metadata changes do not; " +
     "an update identical to the latest version creates nothing. Omitted fields keep their value.",
@@ -102,7 +102,7 @@ export class UpdatePromptInput {
   expectedVersion?: number | null;
 }
 
-@InputType({ description: "Narrows a prompt listing. Criteria combine with AND." })
+@InputType("PromptFilter", { description: "Narrows a prompt listing. Criteria combine with AND." })
 export class PromptFilter {
   @Field(() => [String], { nullable: true, description: "Prompts carrying every one of these tags." })
   tags?: string[] | null;
@@ -117,7 +117,7 @@ export class PromptFilter {
   archived?: "ACTIVE" | "ARCHIVED" | "ALL" | null;
 }
 
-@InputType({ description: "Sort order of a prompt listing." })
+@InputType("PromptOrder", { description: "Sort order of a prompt listing." })
 export class PromptOrder {
   @Field(() => PromptOrderFieldValues, { description: "NAME or UPDATED_AT." })
   field!: "NAME" | "UPDATED_AT";

@@ -84,7 +84,7 @@ registerEnumType(PromptEventTypeValues, {
   },
 });
 
-@ObjectType({ description: "One message of a CHAT prompt." })
+@ObjectType("ChatMessage", { description: "One message of a CHAT prompt." })
 export class ChatMessage {
   @Field(() => ChatRoleValues, { description: "Who speaks the message." })
   role!: string;
@@ -93,7 +93,7 @@ export class ChatMessage {
   content!: string;
 }
 
-@ObjectType({ description: "An immutable version of a prompt's content and model configuration." })
+@ObjectType("PromptVersion", { description: "An immutable version of a prompt's content and model configuration." })
 export class PromptVersion {
   @Field(() => ID, { description: "Stable identifier of this version." })
   id!: string;
@@ -120,7 +120,7 @@ export class PromptVersion {
   contentHash!: string;
 }
 
-@ObjectType({ description: "A named prompt: metadata plus an append-only history of versions." })
+@ObjectType("Prompt", { description: "A named prompt: metadata plus an append-only history of versions." })
 export class Prompt {
   @Field(() => ID, { description: "Stable identifier." })
   id!: string;
@@ -147,13 +147,13 @@ export class Prompt {
   archivedAt!: Date | null;
 }
 
-@ObjectType({ description: "A page of prompts." })
+@ObjectType("PromptConnection", { description: "A page of prompts." })
 export class PromptConnection extends ConnectionType("Prompt", Prompt) {}
 
-@ObjectType({ description: "A page of a prompt's versions, newest first." })
+@ObjectType("PromptVersionConnection", { description: "A page of a prompt's versions, newest first." })
 export class PromptVersionConnection extends ConnectionType("PromptVersion", PromptVersion) {}
 
-@ObjectType({ description: "The result of updatePrompt." })
+@ObjectType("UpdatePromptPayload", { description: "The result of updatePrompt." })
 export class UpdatePromptPayload {
   @Field(() => Prompt, { description: "The prompt after the update." })
   prompt!: object;
@@ -168,7 +168,7 @@ export class UpdatePromptPayload {
   versionCreated!: boolean;
 }
 
-@ObjectType({ description: "The result of deletePrompt." })
+@ObjectType("DeletePromptPayload", { description: "The result of deletePrompt." })
 export class DeletePromptPayload {
   @Field(() => ID, { description: "Id of the deleted prompt." })
   id!: string;
@@ -177,7 +177,7 @@ export class DeletePromptPayload {
   name!: string;
 }
 
-@ObjectType({ description: "Something that happened to a prompt, published after it was committed." })
+@ObjectType("PromptEvent", { description: "Something that happened to a prompt, published after it was committed." })
 export class PromptEvent {
   @Field(() => PromptEventTypeValues, { description: "What happened." })
   type!: PromptEventType;

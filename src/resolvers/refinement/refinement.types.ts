@@ -65,7 +65,7 @@ registerEnumType(DocumentKindValues, {
   },
 });
 
-@InputType({ description: "An example of what the prompt should do: an input and the ideal output." })
+@InputType("RefinementExampleInput", { description: "An example of what the prompt should do: an input and the ideal output." })
 export class RefinementExampleInput {
   @Field({ description: "An input the prompt gets (e.g. a user message or variable values)." })
   input!: string;
@@ -74,7 +74,7 @@ export class RefinementExampleInput {
   idealOutput!: string;
 }
 
-@ObjectType({ description: "An example given to a refinement session." })
+@ObjectType("RefinementExample", { description: "An example given to a refinement session." })
 export class RefinementExample {
   @Field({ description: "The input." })
   input!: string;
@@ -83,7 +83,7 @@ export class RefinementExample {
   idealOutput!: string;
 }
 
-@InputType({ description: "What to refine, how, and with which provider." })
+@InputType("StartRefinementInput", { description: "What to refine, how, and with which provider." })
 export class StartRefinementInput {
   @Field(() => PromptRef, { description: "The prompt (a TEXT prompt)." })
   prompt!: PromptRef;
@@ -110,7 +110,7 @@ export class StartRefinementInput {
   parent?: string | null;
 }
 
-@InputType({ description: "How to apply a refinement." })
+@InputType("ApplyRefinementInput", { description: "How to apply a refinement." })
 export class ApplyRefinementInput {
   @Field(() => ID, { description: "The COMPLETED session." })
   session!: string;
@@ -128,7 +128,7 @@ export class ApplyRefinementInput {
   rebase?: boolean | null;
 }
 
-@ObjectType({ description: "Review checks of a proposal against the text it refines." })
+@ObjectType("RefinementChecks", { description: "Review checks of a proposal against the text it refines." })
 export class RefinementChecks {
   @Field({ description: "True when no {{variable}} or include was added or dropped: applying needs no force." })
   placeholdersPreserved!: boolean;
@@ -158,13 +158,13 @@ export class RefinementChecks {
   lengthChangePercent!: number | null;
 }
 
-@ObjectType({ description: "The proposal against the base version: the same comparison as diffPromptVersions." })
+@ObjectType("RefinementDiff", { description: "The proposal against the base version: the same comparison as diffPromptVersions." })
 export class RefinementDiff extends ContentDiffFields {
   @Field(() => PromptVersion, { description: "The base version (the older side); the newer side is the proposal." })
   from!: object;
 }
 
-@ObjectType({ description: "A stored result of a refinement session; kept after it is applied or rejected." })
+@ObjectType("RefinementDocument", { description: "A stored result of a refinement session; kept after it is applied or rejected." })
 export class RefinementDocument {
   @Field(() => ID, { description: "Stable identifier (see document(id))." })
   id!: string;
@@ -185,7 +185,7 @@ export class RefinementDocument {
   createdAt!: Date;
 }
 
-@ObjectType({ description: "An error that ended a session." })
+@ObjectType("RefinementError", { description: "An error that ended a session." })
 export class RefinementError {
   @Field({ description: "UPSTREAM_UNAVAILABLE (the provider failed), INTERRUPTED (the server stopped) or INTERNAL." })
   code!: string;
@@ -194,7 +194,7 @@ export class RefinementError {
   message!: string;
 }
 
-@ObjectType({ description: "A refinement of a prompt: what was asked, of which provider, by whom, and how it ended." })
+@ObjectType("RefinementSession", { description: "A refinement of a prompt: what was asked, of which provider, by whom, and how it ended." })
 export class RefinementSession {
   @Field(() => ID, { description: "Stable identifier." })
   id!: string;
@@ -248,7 +248,7 @@ export class RefinementSession {
   resolvedAt!: Date | null;
 }
 
-@ObjectType({ description: "What an application of a refinement produced." })
+@ObjectType("ApplyRefinementPayload", { description: "What an application of a refinement produced." })
 export class ApplyRefinementPayload {
   @Field(() => RefinementSession, { description: "The session, now APPLIED." })
   session!: object;
@@ -257,7 +257,7 @@ export class ApplyRefinementPayload {
   version!: object;
 }
 
-@ObjectType({ description: "A provider sessions can use." })
+@ObjectType("RefinementProviderInfo", { description: "A provider sessions can use." })
 export class RefinementProviderInfo {
   @Field({ description: "Its name, for startRefinement(provider)." })
   name!: string;
@@ -275,7 +275,7 @@ export class RefinementProviderInfo {
   circuit!: string | null;
 }
 
-@ObjectType({ description: "One event of a session's progress." })
+@ObjectType("RefinementProgress", { description: "One event of a session's progress." })
 export class RefinementProgress {
   @Field(() => ID, { description: "The session." })
   sessionId!: string;
@@ -305,5 +305,5 @@ export class RefinementProgress {
   occurredAt!: Date;
 }
 
-@ObjectType({ description: "A page of refinement sessions, newest first." })
+@ObjectType("RefinementSessionConnection", { description: "A page of refinement sessions, newest first." })
 export class RefinementSessionConnection extends ConnectionType("RefinementSession", RefinementSession) {}

@@ -13,7 +13,7 @@ registerEnumType(RelationshipDirectionValues, {
   },
 });
 
-@ObjectType({ description: "A typed, directed link: source --type--> target (e.g. v2-draft DERIVED_FROM greeting)." })
+@ObjectType("PromptRelationship", { description: "A typed, directed link: source --type--> target (e.g. v2-draft DERIVED_FROM greeting)." })
 export class PromptRelationship {
   @Field(() => ID, { description: "Stable identifier (deletePromptRelationship takes it)." })
   id!: string;
@@ -31,7 +31,7 @@ export class PromptRelationship {
   createdBy!: string | null;
 }
 
-@InputType({ description: "A new link between two prompts." })
+@InputType("CreatePromptRelationshipInput", { description: "A new link between two prompts." })
 export class CreatePromptRelationshipInput {
   @Field(() => PromptRef, { description: "Where the link starts." })
   source!: PromptRef;
@@ -46,7 +46,7 @@ export class CreatePromptRelationshipInput {
   note?: string | null;
 }
 
-@ObjectType({ description: "The result of deletePromptRelationship." })
+@ObjectType("DeletePromptRelationshipPayload", { description: "The result of deletePromptRelationship." })
 export class DeletePromptRelationshipPayload {
   @Field(() => ID, { description: "Id of the deleted link." })
   id!: string;

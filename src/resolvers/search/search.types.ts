@@ -21,7 +21,7 @@ registerEnumType(PromptSearchFieldValues, {
   },
 });
 
-@ObjectType({ description: "A range of characters in a text." })
+@ObjectType("TextRange", { description: "A range of characters in a text." })
 export class TextRange {
   @Field(() => Int, { description: "Offset of the first character, in UTF-16 code units (JavaScript string indices)." })
   start!: number;
@@ -30,7 +30,7 @@ export class TextRange {
   length!: number;
 }
 
-@ObjectType({ description: "A short passage around the matches, as plain text with the matched words marked by ranges." })
+@ObjectType("SearchSnippet", { description: "A short passage around the matches, as plain text with the matched words marked by ranges." })
 export class SearchSnippet {
   @Field({ description: "The passage, plain text (no markup); `…` marks text left out before or after it." })
   text!: string;
@@ -39,7 +39,7 @@ export class SearchSnippet {
   highlights!: TextRange[];
 }
 
-@ObjectType({ description: "A prompt that matches a search, with why and how well." })
+@ObjectType("PromptSearchHit", { description: "A prompt that matches a search, with why and how well." })
 export class PromptSearchHit {
   @Field(() => Prompt, { description: "The matching prompt." })
   prompt!: PromptRecord;
@@ -58,10 +58,10 @@ export class PromptSearchHit {
   snippet!: SearchSnippet;
 }
 
-@ObjectType({ description: "A page of search results, best first." })
+@ObjectType("PromptSearchHitConnection", { description: "A page of search results, best first." })
 export class PromptSearchHitConnection extends ConnectionType("PromptSearchHit", PromptSearchHit) {}
 
-@ObjectType({ description: "A prompt whose content resembles another prompt's, with how much." })
+@ObjectType("SimilarPrompt", { description: "A prompt whose content resembles another prompt's, with how much." })
 export class SimilarPrompt {
   @Field(() => Prompt, { description: "The similar prompt." })
   prompt!: PromptRecord;

@@ -1,6 +1,6 @@
 import { Field, Int, ObjectType, type ClassType } from "type-graphql";
 
-@ObjectType({ description: "Relay pagination state of a connection." })
+@ObjectType("PageInfo", { description: "Relay pagination state of a connection." })
 export class PageInfo {
   @Field({ description: "True when more items follow the last edge of this page." })
   hasNextPage!: boolean;
