@@ -112,8 +112,8 @@ describe("DataLoader batching", () => {
     const large = await statementsFor(50);
     expect(small.nodes).toHaveLength(5);
     expect(large.nodes).toHaveLength(50);
-    // One statement per relation field (page, tags, latestVersion, versions, labels,
-    // relationships, their prompts, includes, included-by), whatever the page size.
+    // One statement per relation field (page, tags, latestVersion and versions together,
+    // labels, relationships, their prompts, includes, included-by), whatever the page size.
     expect(large.statements).toBe(small.statements);
     expect(large.statements).toBeLessThanOrEqual(10);
     const withVersions = large.nodes.find((n) => n.versionCount === 4)!;

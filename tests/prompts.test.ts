@@ -5,6 +5,8 @@ import {
   DeletePromptDocument,
   GetPromptDocument,
   GetPromptVersionDocument,
+  PromptLatestVersionDocument,
+  PromptVersionWindowsDocument,
   PromptVersionsDocument,
   RestorePromptDocument,
   UpdatePromptDocument,
@@ -255,6 +257,27 @@ describe("versions are immutable history", () => {
     expect(codes(missing)).toEqual(["NOT_FOUND"]);
     const badCursor = await t.execute(PromptVersionsDocument, { name: prompt.name, after: "not-a-cursor" });
     expect(codes(badCursor)).toEqual(["BAD_USER_INPUT"]);
+  });
+
+  it("reads the latest version and several pages of versions of a prompt in one statement", async () => {
+    const prompt = await create({ content: "v1" });
+    for (let i = 2; i <= 5; i++) await t.ok(UpdatePromptDocument, { prompt: { id: prompt.id }, input: { content: `v${i}` } });
+    const { prompt: top } = await t.ok(PromptVersionsDocument, { name: prompt.name, first: 2 });
+    const after = top!.versions.pageInfo.endCursor;
+
+    let before = t.app.statements.count;
+    const { prompt: windows } = await t.ok(PromptVersionWindowsDocument, { name: prompt.name, after });
+    const statements = t.app.statements.count - before;
+    expect(windows).toEqual({
+      latestVersion: { number: 5, content: "v5" },
+      top: { nodes: [{ number: 5, content: "v5" }, { number: 4, content: "v4" }], pageInfo: { hasNextPage: true } },
+      below: { nodes: [{ number: 3 }, { number: 2 }], pageInfo: { hasNextPage: true, hasPreviousPage: true } },
+      rest: { nodes: [{ number: 3 }, { number: 2 }, { number: 1 }], pageInfo: { hasNextPage: false } },
+    });
+    // As many statements as for the latest version alone: the four windows touch, and are read as one.
+    before = t.app.statements.count;
+    await t.ok(PromptLatestVersionDocument, { name: prompt.name });
+    expect(statements).toBe(t.app.statements.count - before);
   });
 });
 
