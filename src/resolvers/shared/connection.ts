@@ -59,13 +59,13 @@ export function toConnection<T>(
   page: { items: T[]; hasNextPage: boolean; hasPreviousPage: boolean },
   cursor: (item: T) => string,
   totalCount: () => number | Promise<number>,
-): ConnectionShape<T> & { readonly totalCount: number | Promise<number> } {
+): PageConnection<T> {
   return new PageConnection(page, cursor, totalCount);
 }
 
 // The fields are getters on the prototype, which graphql-js's default resolver reads like any
 // property (a spread would not copy them: build a connection with toConnection only).
-class PageConnection<T> {
+class PageConnection<T> implements ConnectionShape<T> {
   constructor(
     private readonly page: { items: T[]; hasNextPage: boolean; hasPreviousPage: boolean },
     private readonly cursor: (item: T) => string,
