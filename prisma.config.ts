@@ -11,7 +11,8 @@ const dbFile = resolve(process.env.PROMPT_STORE_DB || "./data/prompt-store.db");
 /**
  * Tables made by hand-written migrations that schema.prisma does not model: Prisma must neither
  * drop them nor report them as drift. The FTS5 table of search, its shadow tables and its
- * fts5vocab table (prisma/migrations/20261124010000_prompt_search).
+ * fts5vocab table (prisma/migrations/20261124010000_prompt_search), and the two bookkeeping tables
+ * of deferred indexing, never committed with a row (20261202100000_prompt_search_deferred).
  */
 const EXTERNAL_TABLES = [
   "PromptSearch",
@@ -21,6 +22,8 @@ const EXTERNAL_TABLES = [
   "PromptSearch_docsize",
   "PromptSearch_idx",
   "PromptSearchVocab",
+  "PromptSearchDefer",
+  "PromptSearchPending",
 ];
 
 export default defineConfig({

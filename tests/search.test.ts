@@ -276,10 +276,15 @@ describe("the index follows the prompts", () => {
     expect(rows.map((r) => r.name)).toEqual([
       "PromptSearch_prompt_delete",
       "PromptSearch_prompt_insert",
+      "PromptSearch_prompt_insert_deferred",
       "PromptSearch_prompt_update",
+      "PromptSearch_prompt_update_deferred",
       "PromptSearch_tag_delete",
+      "PromptSearch_tag_delete_deferred",
       "PromptSearch_tag_insert",
+      "PromptSearch_tag_insert_deferred",
       "PromptSearch_version_insert",
+      "PromptSearch_version_insert_deferred",
     ]);
   });
 });

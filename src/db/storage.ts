@@ -30,7 +30,7 @@ export async function openStorage(config: { dbFile: string; sqliteBusyTimeoutMs:
   const options = { file: config.dbFile, busyTimeoutMs: config.sqliteBusyTimeoutMs };
   const writeGate = new Mutex();
   const db = await openDb(options, statements, writeGate);
-  const writer = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate, { autocheckpointPages: AUTOCHECKPOINT_PAGES, counter: statements });
+  const writer = new SyncWriter(config.dbFile, config.sqliteBusyTimeoutMs, writeGate, { autocheckpointPages: AUTOCHECKPOINT_PAGES, counter: statements, deferSearchIndex: true });
   const checkpointer = new Checkpointer(options, logger);
   return {
     db,

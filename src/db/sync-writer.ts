@@ -36,7 +36,31 @@ export interface SyncWriterOptions {
   cacheMiB?: number;
   /** Counted with Prisma's statements (the CI guard of statement counts sees these too). */
   counter?: StatementCounter;
+  /**
+   * Rewrite the search index rows a transaction changes once, just before its COMMIT, rather
+   * than statement by statement (see deferredSearchIndex below). For connections to a
+   * migrated Prompt Store database only.
+   */
+  deferSearchIndex?: boolean;
 }
+
+/**
+ * The writer's part of prisma/migrations/20261202100000_prompt_search_deferred. With the row of
+ * PromptSearchDefer present, the search triggers only note the prompts to re-index; `finish`
+ * re-indexes them in one statement and empties both tables, so neither is ever committed with
+ * a row. One statement means one flush of FTS5's buffered terms, at COMMIT: when the index was
+ * written by the triggers, every later statement of the transaction that opened a statement
+ * savepoint flushed what the earlier ones had buffered into a segment of its own (8 segments
+ * for a group commit of 8 edits), and FTS5 then spent most of its time merging them.
+ * These are bookkeeping statements, like the audit entry: the statement counter does not count them.
+ */
+const deferredSearchIndex = {
+  begin: 'INSERT INTO "PromptSearchDefer" ("on") VALUES (1)',
+  reindex: `INSERT OR REPLACE INTO "PromptSearch" (rowid, name, description, tags, content)
+    SELECT rid, name, description, tags, content FROM "PromptSearchSource" WHERE rid IN (SELECT "rid" FROM "PromptSearchPending")`,
+  clearPending: 'DELETE FROM "PromptSearchPending"',
+  end: 'DELETE FROM "PromptSearchDefer"',
+};
 
 /**
  * The fast path for writes (bulk creation, usage ingest, edits of one prompt, storing a bulk
@@ -78,7 +102,9 @@ export class SyncWriter {
       const conn = this.open();
       conn.exec("BEGIN IMMEDIATE");
       try {
+        this.beginDeferral(conn);
         const result = await fn(this.session(conn));
+        this.finishDeferral(conn);
         // A mutation's audit entry commits with its change (see src/auth/scope.ts).
         const settleAudit = this.writeAudit(conn);
         try {
@@ -167,9 +193,11 @@ export class SyncWriter {
 
   /**
    * One transaction for the group. The writes first run one after another with nothing between
-   * them: FTS5 flushes its pending terms at the end of every savepoint as it does at COMMIT, so a
-   * SAVEPOINT per write cost about a fifth of a group's SQLite time (groups of 8 updates at
-   * 100,000 prompts: 523 µs a write with them, 381 without). Should one write fail, the whole
+   * them: FTS5 flushes its pending terms at the start and end of every savepoint as it does at
+   * COMMIT, so a SAVEPOINT per write cost about a fifth of a group's SQLite time (groups of 8
+   * updates at 100,000 prompts: 523 µs a write with them, 381 without; that was before the
+   * search index was deferred, which also removed the statement savepoints' flushes: see
+   * deferredSearchIndex). Should one write fail, the whole
    * transaction is rolled back and the group runs again with a SAVEPOINT per write, so only
    * that write fails. A write is only SQL on its inputs, and its audit entry is claimable
    * again once released, so running it twice is safe.
@@ -181,6 +209,13 @@ export class SyncWriter {
       conn = this.open();
       conn.exec("BEGIN IMMEDIATE");
     } catch (error) {
+      for (const write of group) write.reject(error);
+      return;
+    }
+    try {
+      this.beginDeferral(conn);
+    } catch (error) {
+      conn.exec("ROLLBACK");
       for (const write of group) write.reject(error);
       return;
     }
@@ -211,6 +246,7 @@ export class SyncWriter {
           write.reject(error);
         }
       }
+      this.finishDeferral(conn);
       conn.exec("COMMIT");
     } catch (error) {
       if (conn.inTransaction) conn.exec("ROLLBACK");
@@ -230,6 +266,18 @@ export class SyncWriter {
       settleAudit?.(true);
       write.resolve(result);
     }
+  }
+
+  private beginDeferral(conn: Database.Database): void {
+    if (this.options.deferSearchIndex) this.prepare(conn, deferredSearchIndex.begin).run();
+  }
+
+  /** Re-indexes what the transaction changed, in one statement, and clears both tables. */
+  private finishDeferral(conn: Database.Database): void {
+    if (!this.options.deferSearchIndex) return;
+    this.prepare(conn, deferredSearchIndex.reindex).run();
+    this.prepare(conn, deferredSearchIndex.clearPending).run();
+    this.prepare(conn, deferredSearchIndex.end).run();
   }
 
   /**

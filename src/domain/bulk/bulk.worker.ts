@@ -19,7 +19,7 @@ try {
   // Not permitted or not supported: the worker still runs, only at normal priority.
 }
 // Checkpoints are the checkpointer thread's (src/db/checkpointer.ts): a chunk commits without one.
-const writer = new SyncWriter(data.file, data.busyTimeoutMs, new Mutex(), { autocheckpointPages: AUTOCHECKPOINT_PAGES, cacheMiB: 32 });
+const writer = new SyncWriter(data.file, data.busyTimeoutMs, new Mutex(), { autocheckpointPages: AUTOCHECKPOINT_PAGES, cacheMiB: 32, deferSearchIndex: true });
 const port = parentPort!;
 
 port.on("message", (message: { id: number; request: FastChunkRequest } | "close") => {
