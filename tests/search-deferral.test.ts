@@ -60,7 +60,7 @@ function integrity(): number {
 const names = async (query: string) =>
   (await t.ok(SearchPromptsDocument, { query, first: 50 })).searchPrompts.edges.map((e) => e.node.prompt.name).sort();
 
-/** New versions of defer/p0..p7 with `words`, through PromptWrites on `writer`, all in one turn. */
+/** New versions of defer/p0..p7 with `words`, through PromptWrites on `target`, all in one turn. */
 async function editAll(target: SyncWriter, words: string) {
   const writes = new PromptWrites(target);
   const prompts = inspect((db) => db.prepare(`SELECT id, name, latestVersionNumber AS latest FROM Prompt WHERE name LIKE 'defer/p%' ORDER BY name`).all() as { id: string; name: string; latest: number }[]);

@@ -46,13 +46,14 @@ export interface SyncWriterOptions {
 
 /**
  * The writer's part of prisma/migrations/20261202100000_prompt_search_deferred. With the row of
- * PromptSearchDefer present, the search triggers only note the prompts to re-index; `finish`
- * re-indexes them in one statement and empties both tables, so neither is ever committed with
- * a row. One statement means one flush of FTS5's buffered terms, at COMMIT: when the index was
- * written by the triggers, every later statement of the transaction that opened a statement
- * savepoint flushed what the earlier ones had buffered into a segment of its own (8 segments
- * for a group commit of 8 edits), and FTS5 then spent most of its time merging them.
- * These are bookkeeping statements, like the audit entry: the statement counter does not count them.
+ * PromptSearchDefer present, the search triggers only note the prompts to re-index; before
+ * COMMIT, finishDeferral re-indexes them in one statement and empties both tables, so neither
+ * is ever committed with a row. One statement means one flush of FTS5's buffered terms, at
+ * COMMIT: when the triggers wrote the index, every later statement of the transaction that
+ * opened a statement savepoint flushed what the earlier ones had buffered into a segment of its
+ * own (8 segments for a group commit of 8 edits), and FTS5 then spent most of its time merging
+ * them. These are bookkeeping statements, like the audit entry: the statement counter does not
+ * count them.
  */
 const deferredSearchIndex = {
   begin: 'INSERT INTO "PromptSearchDefer" ("on") VALUES (1)',
@@ -193,12 +194,11 @@ export class SyncWriter {
 
   /**
    * One transaction for the group. The writes first run one after another with nothing between
-   * them: FTS5 flushes its pending terms at the start and end of every savepoint as it does at
-   * COMMIT, so a SAVEPOINT per write cost about a fifth of a group's SQLite time (groups of 8
-   * updates at 100,000 prompts: 523 µs a write with them, 381 without; that was before the
-   * search index was deferred, which also removed the statement savepoints' flushes: see
-   * deferredSearchIndex). Should one write fail, the whole
-   * transaction is rolled back and the group runs again with a SAVEPOINT per write, so only
+   * them: FTS5 flushes its pending terms at savepoints as it does at COMMIT, so a SAVEPOINT per
+   * write cost about a fifth of a group's SQLite time (groups of 8 updates at 100,000 prompts:
+   * 523 µs a write with them, 381 without; measured before the search index was deferred, which
+   * also removed the statement savepoints' flushes: see deferredSearchIndex). Should one write
+   * fail, the whole transaction is rolled back and the group runs again with a SAVEPOINT per write, so only
    * that write fails. A write is only SQL on its inputs, and its audit entry is claimable
    * again once released, so running it twice is safe.
    */
