@@ -58,7 +58,7 @@ const EXPECTED: Record<string, number> = {
   "diffPromptVersions": 3,
   "promptAnalytics, 30 days (first run)": 3,
   "createPrompt": 5,
-  "updatePrompt (new version)": 7,
+  "updatePrompt (new version)": 6,
   "setPromptLabel": 5,
   "recordUsage, 50 events (through its own connection)": 1,
 };

@@ -39,6 +39,27 @@ const LABEL = "SELECT promptId, name, versionNumber, updatedAt, updatedBy FROM P
 type LabelRow = Omit<LabelRecord, "updatedAt"> & { updatedAt: string };
 const PROMPT_BY_ID = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE id = ?`;
 const PROMPT_BY_NAME = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE name = ?`;
+// A prompt and its latest version in one statement (the update path): one read transaction
+// instead of two. Every commit empties this connection's page cache, so under edits each read
+// transaction starts cold (in-process, with a commit every 8 reads: 52-55 µs against 62-74 µs
+// for the two statements).
+const WITH_LATEST = (column: "id" | "name") => `
+  SELECT p.id, p.name, p.description, p.category, p.type, p.latestVersionNumber, p.createdAt, p.updatedAt, p.archivedAt, v.id AS v_id, v.content AS v_content, v.config AS v_config, v.variables AS v_variables,
+         v.commitMessage AS v_commitMessage, v.author AS v_author, v.contentHash AS v_contentHash, v.createdAt AS v_createdAt
+  FROM Prompt p LEFT JOIN PromptVersion v ON v.promptId = p.id AND v.number = p.latestVersionNumber
+  WHERE p.${column} = ?`;
+const PROMPT_WITH_LATEST_BY_ID = WITH_LATEST("id");
+const PROMPT_WITH_LATEST_BY_NAME = WITH_LATEST("name");
+type WithLatestRow = PromptRow & {
+  v_id: string | null;
+  v_content: string;
+  v_config: string;
+  v_variables: string;
+  v_commitMessage: string | null;
+  v_author: string | null;
+  v_contentHash: string;
+  v_createdAt: string;
+};
 
 type VersionWithType = Omit<VersionRow, "createdAt"> & { createdAt: string; type: string };
 const version = (row: VersionWithType) => toVersion({ ...row, createdAt: new Date(row.createdAt) }, row.type as PromptType);
@@ -86,6 +107,42 @@ export class PromptReads {
   findBy(column: "id" | "name", value: string): PromptRecord | null {
     const row = this.reader.get<PromptRow>(column === "id" ? PROMPT_BY_ID : PROMPT_BY_NAME, value);
     return row ? toPromptRecord(row) : null;
+  }
+
+  /** One prompt by its id or name, with its latest version (null only if that row is missing). */
+  findWithLatest(column: "id" | "name", value: string): { prompt: PromptRecord; latest: PromptVersionRecord | null } | null {
+    const row = this.reader.get<WithLatestRow>(column === "id" ? PROMPT_WITH_LATEST_BY_ID : PROMPT_WITH_LATEST_BY_NAME, value);
+    if (!row) return null;
+    const prompt = toPromptRecord({
+      id: row.id,
+      name: row.name,
+      description: row.description,
+      category: row.category,
+      type: row.type,
+      latestVersionNumber: row.latestVersionNumber,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+      archivedAt: row.archivedAt,
+    });
+    const latest =
+      row.v_id === null
+        ? null
+        : toVersion(
+            {
+              id: row.v_id,
+              promptId: prompt.id,
+              number: prompt.latestVersionNumber,
+              content: row.v_content,
+              config: row.v_config,
+              variables: row.v_variables,
+              commitMessage: row.v_commitMessage,
+              author: row.v_author,
+              contentHash: row.v_contentHash,
+              createdAt: new Date(row.v_createdAt),
+            },
+            prompt.type,
+          );
+    return { prompt, latest };
   }
 
   label(promptId: string, name: string): LabelRecord | null {

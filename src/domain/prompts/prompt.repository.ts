@@ -364,7 +364,17 @@ export class PromptRepository extends TxRepository {
     return byPrompt;
   }
 
-  /** The newest version of one prompt, for the update path. */
+  /**
+   * A prompt by id or name with its newest version, for the update path: one prepared statement
+   * when this repository reads through them, else the two reads below.
+   */
+  async findWithLatest(column: "id" | "name", value: string): Promise<{ prompt: PromptRecord; latest: PromptVersionRecord | null } | null> {
+    if (this.reads) return this.reads.findWithLatest(column, value);
+    const prompt = column === "id" ? await this.findById(value) : await this.findByName(value);
+    return prompt && { prompt, latest: await this.latestVersion(prompt) };
+  }
+
+  /** The newest version of one prompt. */
   async latestVersion(prompt: PromptRecord): Promise<PromptVersionRecord | null> {
     const [version] = await this.versionsByKeys([{ promptId: prompt.id, number: prompt.latestVersionNumber, type: prompt.type }]);
     return version ?? null;

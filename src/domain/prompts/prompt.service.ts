@@ -47,14 +47,19 @@ export class PromptService {
 
   /** Finds a prompt by id or by name (exactly one must be given). */
   async get(ref: PromptRef, field = "prompt"): Promise<PromptRecord> {
-    const hasId = ref.id != null && ref.id !== "";
-    const hasName = ref.name != null && ref.name !== "";
-    if (hasId === hasName) throw badInput(field, `give exactly one of ${field}.id and ${field}.name`);
-    const prompt = hasId ? await this.repo.findById(ref.id!) : await this.repo.findByName(ref.name!.trim());
-    if (!prompt) {
-      throw hasId ? notFound("prompt", `${field}.id`, ref.id) : notFound("prompt", `${field}.name`, ref.name);
-    }
+    const { column, value } = refLookup(ref, field);
+    const prompt = column === "id" ? await this.repo.findById(value) : await this.repo.findByName(value);
+    if (!prompt) throw refNotFound(ref, field);
     return prompt;
+  }
+
+  /** `get` and the prompt's latest version, read together (the update path). */
+  private async getWithLatest(ref: PromptRef): Promise<{ prompt: PromptRecord; latest: PromptVersionRecord }> {
+    const { column, value } = refLookup(ref, "prompt");
+    const found = await this.repo.findWithLatest(column, value);
+    if (!found) throw refNotFound(ref, "prompt");
+    if (!found.latest) throw new Error(`prompt ${found.prompt.id} has no version ${found.prompt.latestVersionNumber}`);
+    return { prompt: found.prompt, latest: found.latest };
   }
 
   /** Many prompts by id or name at once (two statements at most); unknown ones are simply absent. */
@@ -166,7 +171,7 @@ export class PromptService {
 
   async update(ref: PromptRef, command: UpdatePromptCommand, options: UpdateOptions = {}): Promise<UpdateResult> {
     const actor = options.actor ?? null;
-    const prompt = await this.get(ref);
+    const { prompt, latest } = await this.getWithLatest(ref);
     if (prompt.archivedAt) {
       throw new AppError("FAILED_PRECONDITION", `prompt ${prompt.name} is archived; restore it before changing it`, {
         field: "prompt",
@@ -175,9 +180,6 @@ export class PromptService {
     if (command.expectedVersion != null && command.expectedVersion !== prompt.latestVersionNumber) {
       throw this.conflict(prompt, command.expectedVersion);
     }
-    const latest = await this.repo.latestVersion(prompt);
-    if (!latest) throw new Error(`prompt ${prompt.id} has no version ${prompt.latestVersionNumber}`);
-
     const contentGiven = command.text != null || command.messages != null;
     const content = contentGiven ? validateContent(prompt.type, command, this.limits.maxContentBytes) : latest.content;
     const config = command.config !== undefined ? validateConfig(command.config) : latest.config;
@@ -324,3 +326,15 @@ export class PromptService {
   }
 }
 
+
+/** Which column a reference names: exactly one of id and name (a name is trimmed). */
+function refLookup(ref: PromptRef, field: string): { column: "id" | "name"; value: string } {
+  const hasId = ref.id != null && ref.id !== "";
+  const hasName = ref.name != null && ref.name !== "";
+  if (hasId === hasName) throw badInput(field, `give exactly one of ${field}.id and ${field}.name`);
+  return hasId ? { column: "id", value: ref.id! } : { column: "name", value: ref.name!.trim() };
+}
+
+function refNotFound(ref: PromptRef, field: string): AppError {
+  return ref.id != null && ref.id !== "" ? notFound("prompt", `${field}.id`, ref.id) : notFound("prompt", `${field}.name`, ref.name);
+}
