@@ -161,6 +161,16 @@ describe("version reads on prepared statements", () => {
       });
       const keys = rows.map((r) => ({ promptId: r.id, number: r.latestVersionNumber }));
       expect(reads.versionsByKeys(keys.map((k, i) => ({ ...k, type: types[i] })))).toEqual(reads.versionsByKeys(keys));
+      // The update path's one statement: the prompt and its latest version, as Prisma's two reads give them.
+      for (const row of rows) {
+        const prompt = (await viaPrisma.findById(row.id))!;
+        const want = { prompt, latest: await viaPrisma.latestVersion(prompt) };
+        expect(want.latest?.number).toBe(row.latestVersionNumber);
+        expect(reads.findWithLatest("id", row.id)).toEqual(want);
+        expect(reads.findWithLatest("name", prompt.name)).toEqual(want);
+        expect(await viaPrisma.findWithLatest("name", prompt.name)).toEqual(want);
+      }
+      expect(reads.findWithLatest("name", "no/such-prompt")).toBeNull();
     } finally {
       reader.close();
     }

@@ -44,7 +44,8 @@ const PROMPT_BY_NAME = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE name = ?`;
 // transaction starts cold (in-process, with a commit every 8 reads: 52-55 µs against 62-74 µs
 // for the two statements).
 const WITH_LATEST = (column: "id" | "name") => `
-  SELECT p.id, p.name, p.description, p.category, p.type, p.latestVersionNumber, p.createdAt, p.updatedAt, p.archivedAt, v.id AS v_id, v.content AS v_content, v.config AS v_config, v.variables AS v_variables,
+  SELECT p.id, p.name, p.description, p.category, p.type, p.latestVersionNumber, p.createdAt, p.updatedAt, p.archivedAt,
+         v.id AS v_id, v.content AS v_content, v.config AS v_config, v.variables AS v_variables,
          v.commitMessage AS v_commitMessage, v.author AS v_author, v.contentHash AS v_contentHash, v.createdAt AS v_createdAt
   FROM Prompt p LEFT JOIN PromptVersion v ON v.promptId = p.id AND v.number = p.latestVersionNumber
   WHERE p.${column} = ?`;

@@ -53,13 +53,12 @@ export class PromptService {
     return prompt;
   }
 
-  /** `get` and the prompt's latest version, read together (the update path). */
-  private async getWithLatest(ref: PromptRef): Promise<{ prompt: PromptRecord; latest: PromptVersionRecord }> {
+  /** `get` and the prompt's latest version (null only if that row is missing), read together (the update path). */
+  private async getWithLatest(ref: PromptRef): Promise<{ prompt: PromptRecord; latest: PromptVersionRecord | null }> {
     const { column, value } = refLookup(ref, "prompt");
     const found = await this.repo.findWithLatest(column, value);
     if (!found) throw refNotFound(ref, "prompt");
-    if (!found.latest) throw new Error(`prompt ${found.prompt.id} has no version ${found.prompt.latestVersionNumber}`);
-    return { prompt: found.prompt, latest: found.latest };
+    return found;
   }
 
   /** Many prompts by id or name at once (two statements at most); unknown ones are simply absent. */
@@ -180,6 +179,8 @@ export class PromptService {
     if (command.expectedVersion != null && command.expectedVersion !== prompt.latestVersionNumber) {
       throw this.conflict(prompt, command.expectedVersion);
     }
+    if (!latest) throw new Error(`prompt ${prompt.id} has no version ${prompt.latestVersionNumber}`);
+
     const contentGiven = command.text != null || command.messages != null;
     const content = contentGiven ? validateContent(prompt.type, command, this.limits.maxContentBytes) : latest.content;
     const config = command.config !== undefined ? validateConfig(command.config) : latest.config;
