@@ -208,14 +208,9 @@ export class SyncWriter {
     try {
       conn = this.open();
       conn.exec("BEGIN IMMEDIATE");
-    } catch (error) {
-      for (const write of group) write.reject(error);
-      return;
-    }
-    try {
       this.beginDeferral(conn);
     } catch (error) {
-      conn.exec("ROLLBACK");
+      if (this.connection?.inTransaction) this.connection.exec("ROLLBACK");
       for (const write of group) write.reject(error);
       return;
     }

@@ -114,32 +114,23 @@ export class PromptReads {
   findWithLatest(column: "id" | "name", value: string): { prompt: PromptRecord; latest: PromptVersionRecord | null } | null {
     const row = this.reader.get<WithLatestRow>(column === "id" ? PROMPT_WITH_LATEST_BY_ID : PROMPT_WITH_LATEST_BY_NAME, value);
     if (!row) return null;
-    const prompt = toPromptRecord({
-      id: row.id,
-      name: row.name,
-      description: row.description,
-      category: row.category,
-      type: row.type,
-      latestVersionNumber: row.latestVersionNumber,
-      createdAt: row.createdAt,
-      updatedAt: row.updatedAt,
-      archivedAt: row.archivedAt,
-    });
+    const { v_id, v_content, v_config, v_variables, v_commitMessage, v_author, v_contentHash, v_createdAt, ...promptRow } = row;
+    const prompt = toPromptRecord(promptRow);
     const latest =
-      row.v_id === null
+      v_id === null
         ? null
         : toVersion(
             {
-              id: row.v_id,
+              id: v_id,
               promptId: prompt.id,
               number: prompt.latestVersionNumber,
-              content: row.v_content,
-              config: row.v_config,
-              variables: row.v_variables,
-              commitMessage: row.v_commitMessage,
-              author: row.v_author,
-              contentHash: row.v_contentHash,
-              createdAt: new Date(row.v_createdAt),
+              content: v_content,
+              config: v_config,
+              variables: v_variables,
+              commitMessage: v_commitMessage,
+              author: v_author,
+              contentHash: v_contentHash,
+              createdAt: new Date(v_createdAt),
             },
             prompt.type,
           );
