@@ -29,11 +29,15 @@ const bulk = new BulkSyncRepository();
 /**
  * Creates the leading run of pending items that a batch can take and records their outcomes
  * (and maybe a progress event) in the caller's transaction; prompt events go to `events`, to
- * be published after the commit. Null when the next pending item needs the general path.
+ * be published after the commit. Null when the next pending item needs the general path;
+ * nothing processed when no item is pending.
  */
 export function runFastChunk(session: SyncSession, request: FastChunkRequest, limits: ServiceLimits, events: EventPublisher): FastChunkResult | null {
   const op = request.operation;
   const items = bulk.pending(session, op.id, request.limit);
+  // Nothing left: the run is over. (Null would send the runner to the general path, only to
+  // find the same through Prisma, compiling its statements on the server's thread.)
+  if (items.length === 0) return { op, processed: 0, event: null };
   const commands: CreatePromptCommand[] = [];
   for (const item of items) {
     const command = batchableCommand(item);

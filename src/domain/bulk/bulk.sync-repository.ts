@@ -36,9 +36,10 @@ const toOp = (row: RawOp): BulkOperationRecord => ({
 });
 
 /**
- * BulkRepository's chunk statements for the runner's fast path, run inside a SyncWriter
- * transaction together with the items' own writes (so a chunk's changes and its outcome rows
- * still commit together). Same rows and rules as their Prisma counterparts.
+ * BulkRepository's statements on prepared statements, run inside a SyncWriter transaction: the
+ * fast path's chunk statements, together with the items' own writes (so a chunk's changes and
+ * its outcome rows still commit together), and a run's start and end. Same rows and rules as
+ * their Prisma counterparts.
  */
 export class BulkSyncRepository {
   pending(session: SyncSession, operationId: string, limit: number): BulkItemRecord[] {
@@ -71,8 +72,38 @@ export class BulkSyncRepository {
     return toOp(row);
   }
 
+  /** Marks an operation running; a resumed one keeps the time it first started. */
+  markRunning(session: SyncSession, id: string): void {
+    const now = sqlDate(new Date());
+    session.statement(`UPDATE BulkOperation SET status = 'RUNNING', updatedAt = ?, startedAt = COALESCE(startedAt, ?) WHERE id = ?`).run(now, now, id);
+  }
+
+  /**
+   * Ends a run: final status, the remaining items skipped when it stopped early, and the final
+   * event. Null when the operation had already ended (several processes may work one operation,
+   * as they share the database; only one ends it).
+   */
+  finish(session: SyncSession, op: BulkOperationRecord, status: BulkOperationStatus, error: string | null): { op: BulkOperationRecord; event: BulkProgressPayload } | null {
+    if (!session.statement(`SELECT 1 FROM BulkOperation WHERE id = ? AND status IN ('QUEUED', 'RUNNING')`).get(op.id)) return null;
+    let skippedNow = 0;
+    if (status !== "COMPLETED") {
+      skippedNow = session
+        .statement(`UPDATE BulkOperationItem SET status = 'SKIPPED', errorCode = ?, errorMessage = ? WHERE operationId = ? AND status = 'PENDING'`)
+        .run(status === "CANCELLED" ? "CANCELLED" : "STOPPED", error ?? `not run: the operation was ${status.toLowerCase()}`, op.id).changes;
+    }
+    const now = sqlDate(new Date());
+    const row = session
+      .statement(
+        `UPDATE BulkOperation SET status = ?, error = ?, finishedAt = ?, updatedAt = ?, processed = processed + ?, skipped = skipped + ?
+         WHERE id = ? RETURNING *`,
+      )
+      .get(status, error, now, now, skippedNow, skippedNow, op.id) as RawOp;
+    const ended = toOp(row);
+    return { op: ended, event: this.appendEvent(session, ended, true) };
+  }
+
   /** Persists a progress snapshot with the next sequence number of the operation. */
-  appendEvent(session: SyncSession, op: BulkOperationRecord): BulkProgressPayload {
+  appendEvent(session: SyncSession, op: BulkOperationRecord, final = false): BulkProgressPayload {
     const row = toOp(session.statement(`UPDATE BulkOperation SET lastSequence = lastSequence + 1 WHERE id = ? RETURNING *`).get(op.id) as RawOp);
     const now = new Date();
     const payload: BulkProgressPayload = {
@@ -84,7 +115,7 @@ export class BulkSyncRepository {
       succeeded: row.succeeded,
       failed: row.failed,
       skipped: row.skipped,
-      final: false,
+      final,
       occurredAt: now.toISOString(),
     };
     session

@@ -1,5 +1,6 @@
 import { newId } from "../shared/ids.js";
 import type { Db } from "../../db/client.js";
+import { sqlDate, type SyncWriter } from "../../db/sync-writer.js";
 import type { EventPublisher, NotificationPayload } from "../../subscriptions/topics.js";
 import { decodeCursor, encodeCursor, pageSize, toPage } from "../shared/pagination.js";
 import { badInput } from "../../errors.js";
@@ -35,6 +36,8 @@ export class NotificationService {
   constructor(
     private readonly db: Db,
     private readonly events: EventPublisher,
+    /** Notifications are written on a prepared statement, in the writer's group commits. */
+    private readonly writer: SyncWriter,
   ) {}
 
   async notify(input: { recipient: string | null; kind: string; title: string; body?: string | null; data?: Record<string, unknown> }) {
@@ -47,7 +50,13 @@ export class NotificationService {
       data: JSON.stringify(input.data ?? {}),
       createdAt: new Date(),
     };
-    await this.db.notification.create({ data: record });
+    // Not through Prisma: its insert was compiled in wasm again for every notification, in the
+    // same turn as the end of the bulk job or refinement that sent it.
+    await this.writer.grouped((session) =>
+      session
+        .statement(`INSERT INTO Notification (id, recipient, kind, title, body, data, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+        .run(record.id, record.recipient, record.kind, record.title, record.body, record.data, sqlDate(record.createdAt)),
+    );
     const payload: NotificationPayload = { ...record, data: input.data ?? {}, createdAt: record.createdAt.toISOString() };
     this.events.publish("notification.added", payload);
     return payload;
