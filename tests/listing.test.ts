@@ -11,7 +11,7 @@ import { codes, createTestApp, type TestApp } from "./helpers/app.js";
 import { SyncReader } from "../src/db/sync-reader.js";
 import type { PromptType } from "../src/domain/prompts/prompt.logic.js";
 import { PromptReads } from "../src/domain/prompts/prompt.reads.js";
-import { PromptRepository } from "../src/domain/prompts/prompt.repository.js";
+import { PromptRepository, type PromptFilter } from "../src/domain/prompts/prompt.repository.js";
 import { mergeSpans, type VersionSpan } from "../src/domain/prompts/version-span.js";
 import { toConnection } from "../src/resolvers/shared/connection.js";
 
@@ -132,6 +132,36 @@ describe("version spans", () => {
     expect(spanOf).toEqual([0, 1, 0, 1, 2, 0, 3]);
     // The ranges given are left as they were.
     expect(ranges[1]).toEqual(span("a", 1, 3));
+  });
+});
+
+describe("prompt counts on prepared statements", () => {
+  it("give Prisma's count for every kind of filter, alone and combined", async () => {
+    const reader = new SyncReader(t.app.config.dbFile, 1_000);
+    try {
+      const reads = new PromptReads(reader);
+      const viaPrisma = new PromptRepository(t.app.db);
+      const filters: PromptFilter[] = [
+        { archived: "ALL" },
+        { archived: "ACTIVE" },
+        { archived: "ARCHIVED" },
+        { archived: "ACTIVE", folder: "support/" },
+        { archived: "ALL", folder: "support/billing/" },
+        { archived: "ACTIVE", folder: "Support/" },
+        { archived: "ACTIVE", category: "even" },
+        { archived: "ACTIVE", tags: ["tagged"] },
+        { archived: "ACTIVE", tags: ["tagged", "shared"] },
+        { archived: "ACTIVE", tags: ["tagged", "missing"] },
+        { archived: "ALL", tags: ["shared"], category: "odd", folder: "sales/" },
+      ];
+      const counts = await Promise.all(filters.map(async (filter) => [reads.count(filter), await viaPrisma.count(filter)]));
+      for (const [i, [prepared, prisma]] of counts.entries()) expect(prepared, JSON.stringify(filters[i])).toBe(prisma);
+      // Not all the same answer: the filters do narrow.
+      expect(new Set(counts.map(([n]) => n)).size).toBeGreaterThan(5);
+      expect(counts[5]![0]).toBe(0);
+    } finally {
+      reader.close();
+    }
   });
 });
 

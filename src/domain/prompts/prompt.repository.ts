@@ -167,7 +167,8 @@ export class PromptRepository extends TxRepository {
     return rows.map(toPrompt);
   }
 
-  count(filter: PromptFilter): Promise<number> {
+  async count(filter: PromptFilter): Promise<number> {
+    if (this.reads) return this.reads.count(filter);
     return this.db.prompt.count({ where: this.where(filter) });
   }
 
