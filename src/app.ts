@@ -161,7 +161,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const labels = new LabelService(labelRepository, prompts, bus);
   // Rendering may legitimately grow a prompt through includes and variables, but not without bound.
   const renderer = new RenderService(promptRepository, labels, 4 * config.maxContentBytes);
-  const relationshipRepository = new RelationshipRepository(db);
+  const relationshipRepository = new RelationshipRepository(db, reader);
   const relationships = new RelationshipService(relationshipRepository, prompts);
   const diffs = new DiffService(prompts);
   const notifications = new NotificationService(db, bus, writer);

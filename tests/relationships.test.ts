@@ -7,6 +7,10 @@ import {
   RelationshipsDocument,
 } from "./generated/operations.js";
 import { codes, createTestApp, type TestApp } from "./helpers/app.js";
+import { SyncReader } from "../src/db/sync-reader.js";
+import { PromptReads } from "../src/domain/prompts/prompt.reads.js";
+import { PromptRepository } from "../src/domain/prompts/prompt.repository.js";
+import { RelationshipRepository } from "../src/domain/relationships/relationship.repository.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -75,5 +79,36 @@ describe("relationships", () => {
     const missing = await t.execute(CreatePromptDocument, { input: { name: "rel/copy2", copyFrom: { name: "rel/none" } } });
     expect(codes(missing)).toEqual(["NOT_FOUND"]);
     expect(missing.errors![0]!.extensions!.field).toBe("copyFrom.name");
+  });
+  it("reads includes, dependents, prompts by id and links on prepared statements exactly as Prisma does", async () => {
+    // Through Prisma these relation fields compiled their statement in wasm for every request.
+    await t.ok(CreatePromptDocument, { input: { name: "rel/inc/base", content: "base" } });
+    await t.ok(CreatePromptDocument, { input: { name: "rel/inc/footer", content: "footer" } });
+    await t.ok(CreatePromptDocument, { input: { name: "rel/inc/x", content: "{{> rel/inc/base}} and {{> rel/inc/footer@1}}" } });
+    await t.ok(CreatePromptDocument, { input: { name: "rel/inc/y", content: "{{> rel/inc/base@1}}" } });
+    await t.ok(CreateRelationshipDocument, { input: { source: { name: "rel/inc/x" }, target: { name: "rel/inc/y" }, type: "SIMILAR_TO" } });
+    await t.ok(CreateRelationshipDocument, { input: { source: { name: "rel/inc/y" }, target: { name: "rel/a" }, type: "DEPENDS_ON", note: "n" } });
+    const reader = new SyncReader(t.app.config.dbFile, 1_000);
+    try {
+      const rows = reader.all<{ id: string }>("SELECT id FROM Prompt WHERE name LIKE 'rel/%' ORDER BY name");
+      const ids = [...rows.map((r) => r.id), "no-such-id"];
+      const reads = new PromptReads(reader);
+      const viaPrisma = new PromptRepository(t.app.db);
+      const byId = (list: { id: string }[]) => [...list].sort((a, b) => a.id.localeCompare(b.id));
+      expect(byId(reads.byIds(ids))).toEqual(byId(await viaPrisma.findByIds(ids)));
+      expect(reads.byIds(ids)).toHaveLength(rows.length);
+      const includes = reads.includesFrom(ids);
+      expect(includes).toEqual(await viaPrisma.includesFrom(ids));
+      expect([...includes.values()].flat().map((e) => e.selector).sort()).toEqual(["1", "1", null].sort());
+      const dependents = reads.includedBy(ids);
+      expect(dependents).toEqual(await viaPrisma.includedBy(ids));
+      expect([...dependents.values()].some((list) => list.length === 2)).toBe(true);
+      const links = await new RelationshipRepository(t.app.db, reader).touching(ids);
+      expect(links).toEqual(await new RelationshipRepository(t.app.db).touching(ids));
+      expect([...links.values()].flat().length).toBeGreaterThan(4);
+      expect(await new RelationshipRepository(t.app.db, reader).touching([])).toEqual(new Map());
+    } finally {
+      reader.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import type { SyncReader } from "../../db/sync-reader.js";
+import type { IncludeEdge } from "./include-graph.js";
 import type { LabelRecord } from "./label.repository.js";
 import { sqlDate } from "../../db/sync-writer.js";
 import type { PromptType } from "./prompt.logic.js";
@@ -35,6 +36,10 @@ export const toPromptRecord = (row: PromptRow): PromptRecord => ({
   archivedAt: row.archivedAt === null ? null : new Date(row.archivedAt),
 });
 
+const PROMPTS_BY_IDS = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE id IN (SELECT value FROM json_each(?))`;
+// In the primary key's order (promptId, includedId), as Prisma's reads come back on that index.
+const INCLUDES_FROM = "SELECT promptId, includedId, selector FROM PromptInclude WHERE promptId IN (SELECT value FROM json_each(?)) ORDER BY promptId, includedId";
+const INCLUDED_BY = "SELECT promptId, includedId FROM PromptInclude WHERE includedId IN (SELECT value FROM json_each(?)) ORDER BY promptId, includedId";
 const LABEL = "SELECT promptId, name, versionNumber, updatedAt, updatedBy FROM PromptLabel WHERE promptId = ? AND name = ?";
 type LabelRow = Omit<LabelRecord, "updatedAt"> & { updatedAt: string };
 const PROMPT_BY_ID = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE id = ?`;
@@ -150,6 +155,27 @@ export class PromptReads {
             prompt.type,
           );
     return { prompt, latest };
+  }
+
+  /** Prompts by id (in no particular order, as Prisma's findMany gives them). */
+  byIds(ids: readonly string[]): PromptRecord[] {
+    return this.reader.all<PromptRow>(PROMPTS_BY_IDS, JSON.stringify(ids)).map(toPromptRecord);
+  }
+
+  /** Include edges from many prompts (their dependencies), as PromptRepository.includesFrom. */
+  includesFrom(ids: readonly string[]): Map<string, IncludeEdge[]> {
+    const byPrompt = new Map<string, IncludeEdge[]>(ids.map((id) => [id, []]));
+    for (const row of this.reader.all<{ promptId: string; includedId: string; selector: string | null }>(INCLUDES_FROM, JSON.stringify(ids))) {
+      byPrompt.get(row.promptId)?.push({ includedId: row.includedId, selector: row.selector });
+    }
+    return byPrompt;
+  }
+
+  /** The prompts that include each of `ids` (their dependents), as PromptRepository.includedBy. */
+  includedBy(ids: readonly string[]): Map<string, string[]> {
+    const byPrompt = new Map<string, string[]>(ids.map((id) => [id, []]));
+    for (const row of this.reader.all<{ promptId: string; includedId: string }>(INCLUDED_BY, JSON.stringify(ids))) byPrompt.get(row.includedId)?.push(row.promptId);
+    return byPrompt;
   }
 
   label(promptId: string, name: string): LabelRecord | null {

@@ -345,12 +345,14 @@ export class PromptRepository extends TxRepository {
   }
 
   async findByIds(ids: readonly string[]): Promise<PromptRecord[]> {
+    if (this.reads) return this.reads.byIds(ids);
     const rows = await this.db.prompt.findMany({ where: { id: { in: [...ids] } } });
     return rows.map(toPrompt);
   }
 
   /** Include edges from many prompts (their dependencies), in one statement. */
   async includesFrom(ids: readonly string[]): Promise<Map<string, IncludeEdge[]>> {
+    if (this.reads) return this.reads.includesFrom(ids);
     const rows = await this.db.promptInclude.findMany({ where: { promptId: { in: [...ids] } } });
     const byPrompt = new Map<string, IncludeEdge[]>(ids.map((id) => [id, []]));
     for (const row of rows) byPrompt.get(row.promptId)?.push({ includedId: row.includedId, selector: row.selector });
@@ -359,6 +361,7 @@ export class PromptRepository extends TxRepository {
 
   /** Ids of the prompts whose latest version includes each of `ids` (their dependents). */
   async includedBy(ids: readonly string[]): Promise<Map<string, string[]>> {
+    if (this.reads) return this.reads.includedBy(ids);
     const rows = await this.db.promptInclude.findMany({ where: { includedId: { in: [...ids] } }, orderBy: { promptId: "asc" } });
     const byPrompt = new Map<string, string[]>(ids.map((id) => [id, []]));
     for (const row of rows) byPrompt.get(row.includedId)?.push(row.promptId);
