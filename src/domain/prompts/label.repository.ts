@@ -95,7 +95,8 @@ export class LabelRepository extends TxRepository {
     return this.run((tx) => applyLabelMoves(tx, promptId, moves, new Date()));
   }
 
-  historyCount(promptId: string): Promise<number> {
+  async historyCount(promptId: string): Promise<number> {
+    if (this.reads) return this.reads.labelHistoryCount(promptId);
     return this.db.promptLabelEvent.count({ where: { promptId } });
   }
 

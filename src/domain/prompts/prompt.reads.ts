@@ -40,6 +40,7 @@ const PROMPTS_BY_IDS = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE id IN (SELECT
 // In the primary key's order (promptId, includedId), as Prisma's reads come back on that index.
 const INCLUDES_FROM = "SELECT promptId, includedId, selector FROM PromptInclude WHERE promptId IN (SELECT value FROM json_each(?)) ORDER BY promptId, includedId";
 const INCLUDED_BY = "SELECT promptId, includedId FROM PromptInclude WHERE includedId IN (SELECT value FROM json_each(?)) ORDER BY promptId, includedId";
+const LABEL_HISTORY_COUNT = "SELECT count(*) AS n FROM PromptLabelEvent WHERE promptId = ?";
 const LABEL = "SELECT promptId, name, versionNumber, updatedAt, updatedBy FROM PromptLabel WHERE promptId = ? AND name = ?";
 type LabelRow = Omit<LabelRecord, "updatedAt"> & { updatedAt: string };
 const PROMPT_BY_ID = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE id = ?`;
@@ -176,6 +177,11 @@ export class PromptReads {
     const byPrompt = new Map<string, string[]>(ids.map((id) => [id, []]));
     for (const row of this.reader.all<{ promptId: string; includedId: string }>(INCLUDED_BY, JSON.stringify(ids))) byPrompt.get(row.includedId)?.push(row.promptId);
     return byPrompt;
+  }
+
+  /** How many label moves a prompt has had, as LabelRepository.historyCount (labelHistory's totalCount). */
+  labelHistoryCount(promptId: string): number {
+    return this.reader.get<{ n: number }>(LABEL_HISTORY_COUNT, promptId)!.n;
   }
 
   label(promptId: string, name: string): LabelRecord | null {
