@@ -147,7 +147,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger.warn({ db: config.dbFile, pending: migrations.pending }, "database is not migrated: run `npm run db:migrate`; not ready until then");
   }
   const bus = await createEventBus(config, logger);
-  const access = await createAccess(config, db, bus, logger);
+  const access = await createAccess(config, db, writer, bus, logger);
   const { apiKeys, authenticator, audit, admit } = access;
   afterStart(() => audit.startRetention(config.audit.retentionDays));
 
@@ -177,7 +177,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     keyActive: (keyId) => apiKeys.isActive(keyId),
   }, bulkWorker);
   const bulk = new BulkService(bulkRepository, prompts, runner, bus, { maxItems: config.bulk.maxItems });
-  const refinementRepository = new RefinementRepository(db);
+  const refinementRepository = new RefinementRepository(db, false, reader);
   const providers = ProviderRegistry.fromConfig(config.llm);
   const refinementRunner = new RefinementRunner(refinementRepository, prompts, providers, bus, notifications, logger, {
     concurrency: config.refinement.concurrency,

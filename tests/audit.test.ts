@@ -15,6 +15,9 @@ import {
   type AuditLogQuery,
 } from "./generated/operations.js";
 import { createTestApp, type TestApp } from "./helpers/app.js";
+import { AuditRepository } from "../src/audit/audit.repository.js";
+import { Mutex } from "../src/db/isolation.js";
+import { SyncWriter } from "../src/db/sync-writer.js";
 import { errorCodes, httpClient } from "./helpers/http-client.js";
 
 const ADMIN_KEY = "bootstrap-admin-key-for-audit-tests-0123";
@@ -139,5 +142,26 @@ describe("audit log", () => {
     expect(future).toEqual([]);
     const bad = await http.gql(ADMIN_KEY, AuditLogDocument, { filter: { from: "2026-01-02T00:00:00Z", to: "2026-01-01T00:00:00Z" } });
     expect(errorCodes(bad)).toEqual(["BAD_USER_INPUT"]);
+  });
+});
+
+describe("audit retention", () => {
+  it("deletes the entries older than the cutoff, on a prepared statement, and says how many", async () => {
+    const writer = new SyncWriter(t.app.config.dbFile, 5_000, new Mutex());
+    try {
+      const day = 86_400_000;
+      const entry = (id: string, occurredAt: Date) => ({ id, occurredAt, operation: "retentionTest", outcome: "SUCCESS", requestId: id });
+      await t.app.db.auditEntry.createMany({
+        data: [entry("ret-old-1", new Date(Date.now() - 400 * day)), entry("ret-old-2", new Date(Date.now() - 91 * day)), entry("ret-new", new Date(Date.now() - 89 * day))],
+      });
+      const others = await t.app.db.auditEntry.count({ where: { operation: { not: "retentionTest" }, occurredAt: { lt: new Date(Date.now() - 90 * day) } } });
+      const deleted = await new AuditRepository(t.app.db, writer).deleteBefore(new Date(Date.now() - 90 * day));
+      expect(deleted).toBe(2 + others);
+      const left = await t.app.db.auditEntry.findMany({ where: { operation: "retentionTest" }, select: { id: true } });
+      expect(left).toEqual([{ id: "ret-new" }]);
+      expect(await new AuditRepository(t.app.db, writer).deleteBefore(new Date(Date.now() - 90 * day))).toBe(0);
+    } finally {
+      writer.close();
+    }
   });
 });

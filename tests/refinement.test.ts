@@ -22,6 +22,8 @@ import {
   type RefinementProgressSubscription,
   type StartRefinementInput,
 } from "./generated/operations.js";
+import { SyncReader } from "../src/db/sync-reader.js";
+import { RefinementRepository } from "../src/domain/refinement/refinement.repository.js";
 import { codes, createTestApp, type TestApp } from "./helpers/app.js";
 import { FakeLlm, json, replyJson, replyStream, structuredReply } from "./helpers/llm-server.js";
 
@@ -286,6 +288,33 @@ describe("audit and recovery", () => {
     ]);
     const failed = await t.ok(RefinementSessionsDocument, { prompt: { name }, status: "FAILED" });
     expect(failed.refinementSessions.totalCount).toBe(1);
+  });
+
+  it("reads the sweep's sessions on prepared statements as Prisma does, every field mapped", async () => {
+    const name = await newPrompt("Mapped {{x}}.");
+    const prompt = await t.app.db.prompt.findUniqueOrThrow({ where: { name } });
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000);
+    // RUNNING and fresh, so the app's own sweep leaves it alone; read with a cutoff in the future.
+    await t.app.db.refinementSession.create({
+      data: {
+        id: "mapped-session", promptId: prompt.id, baseVersionNumber: 1, status: "RUNNING", provider: "fake", model: "m", temperature: 0.25,
+        instructions: "shorter", examples: JSON.stringify([{ input: "a", output: "b" }]), startedBy: "ana", errorCode: "X", error: "e",
+        cancelRequested: true, appliedVersionNumber: 2, resolvedBy: "bo", rejectionReason: "no", lastSequence: 7,
+        createdAt: at(3), startedAt: at(2), finishedAt: at(1), resolvedAt: at(1), updatedAt: new Date(),
+      },
+    });
+    const reader = new SyncReader(t.app.config.dbFile, 1_000);
+    try {
+      const cutoff = new Date(Date.now() + 60_000);
+      const byId = (list: { id: string }[]) => [...list].sort((a, b) => a.id.localeCompare(b.id));
+      const prepared = await new RefinementRepository(t.app.db, false, reader).staleRunning(cutoff);
+      expect(byId(prepared)).toEqual(byId(await new RefinementRepository(t.app.db).staleRunning(cutoff)));
+      expect(prepared.find((s) => s.id === "mapped-session")).toMatchObject({ cancelRequested: true, temperature: 0.25, examples: [{ input: "a", output: "b" }], resolvedAt: expect.any(Date), parentId: null });
+      expect(await new RefinementRepository(t.app.db, false, reader).queued()).toEqual(await new RefinementRepository(t.app.db).queued());
+    } finally {
+      reader.close();
+      await t.app.db.refinementSession.update({ where: { id: "mapped-session" }, data: { status: "FAILED" } });
+    }
   });
 
   it("fails sessions whose process died instead of leaving them RUNNING", async () => {

@@ -80,7 +80,7 @@ describe("relationships", () => {
     expect(codes(missing)).toEqual(["NOT_FOUND"]);
     expect(missing.errors![0]!.extensions!.field).toBe("copyFrom.name");
   });
-  it("reads includes, dependents, prompts by id and links on prepared statements exactly as Prisma does", async () => {
+  it("reads includes, dependents, prompts by id and by name, and links on prepared statements exactly as Prisma does", async () => {
     // Through Prisma these relation fields compiled their statement in wasm for every request.
     await t.ok(CreatePromptDocument, { input: { name: "rel/inc/base", content: "base" } });
     await t.ok(CreatePromptDocument, { input: { name: "rel/inc/footer", content: "footer" } });
@@ -97,6 +97,9 @@ describe("relationships", () => {
       const byId = (list: { id: string }[]) => [...list].sort((a, b) => a.id.localeCompare(b.id));
       expect(byId(reads.byIds(ids))).toEqual(byId(await viaPrisma.findByIds(ids)));
       expect(reads.byIds(ids)).toHaveLength(rows.length);
+      const someNames = ["rel/inc/x", "rel/a", "rel/inc/base", "rel/none"];
+      expect(byId(reads.byNames(someNames))).toEqual(byId(await viaPrisma.findByNames(someNames)));
+      expect(reads.byNames(someNames)).toHaveLength(3);
       const includes = reads.includesFrom(ids);
       expect(includes).toEqual(await viaPrisma.includesFrom(ids));
       expect([...includes.values()].flat().map((e) => e.selector).sort()).toEqual(["1", "1", null].sort());

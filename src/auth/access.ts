@@ -3,6 +3,7 @@
 import { AuditRepository } from "../audit/audit.repository.js";
 import { AuditService } from "../audit/audit.service.js";
 import type { AppConfig } from "../config.js";
+import type { SyncWriter } from "../db/sync-writer.js";
 import type { Db } from "../db/client.js";
 import type { Admission } from "../http/graphql-handler.js";
 import { createRateLimiter, type RateLimiter } from "../limits/rate-limiter.js";
@@ -22,10 +23,10 @@ export interface Access {
   close(): Promise<void>;
 }
 
-export async function createAccess(config: AppConfig, db: Db, events: EventPublisher, logger: Logger): Promise<Access> {
+export async function createAccess(config: AppConfig, db: Db, writer: SyncWriter, events: EventPublisher, logger: Logger): Promise<Access> {
   const apiKeys = new ApiKeyService(new ApiKeyRepository(db), events, logger, { ...(config.auth.adminKey && { adminKey: config.auth.adminKey }) });
   const authenticator = new Authenticator(apiKeys, config.auth.openLocalMode);
-  const audit = new AuditService(new AuditRepository(db), logger, config.auth.protectedLabels);
+  const audit = new AuditService(new AuditRepository(db, writer), logger, config.auth.protectedLabels);
   if (config.auth.openLocalMode) {
     logger.warn(
       { host: config.host },

@@ -37,6 +37,7 @@ export const toPromptRecord = (row: PromptRow): PromptRecord => ({
 });
 
 const PROMPTS_BY_IDS = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE id IN (SELECT value FROM json_each(?))`;
+const PROMPTS_BY_NAMES = `SELECT ${PROMPT_COLUMNS} FROM Prompt WHERE name IN (SELECT value FROM json_each(?))`;
 // In the primary key's order (promptId, includedId), as Prisma's reads come back on that index.
 const INCLUDES_FROM = "SELECT promptId, includedId, selector FROM PromptInclude WHERE promptId IN (SELECT value FROM json_each(?)) ORDER BY promptId, includedId";
 const INCLUDED_BY = "SELECT promptId, includedId FROM PromptInclude WHERE includedId IN (SELECT value FROM json_each(?)) ORDER BY promptId, includedId";
@@ -158,9 +159,13 @@ export class PromptReads {
     return { prompt, latest };
   }
 
-  /** Prompts by id (in no particular order, as Prisma's findMany gives them). */
+  /** Prompts by id or by name (in no particular order, as Prisma's findMany gives them). */
   byIds(ids: readonly string[]): PromptRecord[] {
     return this.reader.all<PromptRow>(PROMPTS_BY_IDS, JSON.stringify(ids)).map(toPromptRecord);
+  }
+
+  byNames(names: readonly string[]): PromptRecord[] {
+    return this.reader.all<PromptRow>(PROMPTS_BY_NAMES, JSON.stringify(names)).map(toPromptRecord);
   }
 
   /** Include edges from many prompts (their dependencies), as PromptRepository.includesFrom. */

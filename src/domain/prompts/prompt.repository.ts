@@ -340,6 +340,7 @@ export class PromptRepository extends TxRepository {
   }
 
   async findByNames(names: readonly string[]): Promise<PromptRecord[]> {
+    if (this.reads) return this.reads.byNames(names);
     const rows = await this.db.prompt.findMany({ where: { name: { in: [...names] } } });
     return rows.map(toPrompt);
   }

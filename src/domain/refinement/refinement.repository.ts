@@ -1,3 +1,6 @@
+import type { Db } from "../../db/client.js";
+import type { SyncReader } from "../../db/sync-reader.js";
+import { sqlDate } from "../../db/sync-writer.js";
 import { TxRepository, type Tx } from "../../db/tx-repository.js";
 import type { RefinementProgressPayload, RefinementStatus } from "../../subscriptions/topics.js";
 import { newId } from "../shared/ids.js";
@@ -51,6 +54,32 @@ const toSession = (row: SessionRow): RefinementSessionRecord => ({
   examples: JSON.parse(row.examples) as RefinementExample[],
 });
 
+// The sweep's reads on the reader (see the constructor): rows as better-sqlite3 reads them.
+const SESSION_COLUMNS = `id, promptId, baseVersionNumber, parentId, status, provider, model, temperature, instructions, examples,
+  startedBy, errorCode, error, cancelRequested, appliedVersionNumber, resolvedBy, rejectionReason, lastSequence, createdAt,
+  startedAt, finishedAt, resolvedAt, updatedAt`;
+const STALE_RUNNING = `SELECT ${SESSION_COLUMNS} FROM RefinementSession WHERE status = 'RUNNING' AND updatedAt < ?`;
+const QUEUED = `SELECT ${SESSION_COLUMNS} FROM RefinementSession WHERE status = 'QUEUED' ORDER BY createdAt`;
+type RawSessionRow = Omit<SessionRow, "cancelRequested" | "createdAt" | "startedAt" | "finishedAt" | "resolvedAt" | "updatedAt"> & {
+  cancelRequested: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  resolvedAt: string | null;
+  updatedAt: string;
+};
+const date = (text: string | null) => (text === null ? null : new Date(text));
+const fromRawSession = (row: RawSessionRow): RefinementSessionRecord =>
+  toSession({
+    ...row,
+    cancelRequested: row.cancelRequested === 1,
+    createdAt: new Date(row.createdAt),
+    startedAt: date(row.startedAt),
+    finishedAt: date(row.finishedAt),
+    resolvedAt: date(row.resolvedAt),
+    updatedAt: new Date(row.updatedAt),
+  });
+
 const toDocument = (row: Omit<RefinementDocumentRecord, "kind"> & { kind: string }): RefinementDocumentRecord => ({ ...row, kind: row.kind as DocumentKind });
 
 /**
@@ -59,6 +88,19 @@ const toDocument = (row: Omit<RefinementDocumentRecord, "kind"> & { kind: string
  * so two instances, or a cancel racing a completion, never both win.
  */
 export class RefinementRepository extends TxRepository {
+  constructor(
+    db: Db,
+    bound = false,
+    /**
+     * The prepared-statement reader, for the sweep's reads (at every start, then every few
+     * seconds): through Prisma they alone loaded its query compiler in a server that only
+     * serves prompts, about 30 MiB of resident memory.
+     */
+    private readonly reader?: SyncReader,
+  ) {
+    super(db, bound);
+  }
+
   withTx(tx: Tx): RefinementRepository {
     return TxRepository.bindTo((db, bound) => new RefinementRepository(db, bound), tx);
   }
@@ -133,11 +175,13 @@ export class RefinementRepository extends TxRepository {
 
   /** Running sessions whose heartbeat stopped before `before` (their process is gone). */
   async staleRunning(before: Date): Promise<RefinementSessionRecord[]> {
+    if (this.reader) return this.reader.all<RawSessionRow>(STALE_RUNNING, sqlDate(before)).map(fromRawSession);
     const rows = await this.db.refinementSession.findMany({ where: { status: "RUNNING", updatedAt: { lt: before } } });
     return rows.map(toSession);
   }
 
   async queued(): Promise<RefinementSessionRecord[]> {
+    if (this.reader) return this.reader.all<RawSessionRow>(QUEUED).map(fromRawSession);
     const rows = await this.db.refinementSession.findMany({ where: { status: "QUEUED" }, orderBy: { createdAt: "asc" } });
     return rows.map(toSession);
   }
