@@ -100,6 +100,9 @@ export async function concurrencyScenario() {
     const idleP99 = median(rounds.map((r) => r.idle.p99));
     const jobP99 = median(rounds.map((r) => r.duringJob.p99));
     const loopMax = Math.max(...rounds.map((r) => r.eventLoopMaxDuringJobMs));
+    // A round whose idle phase answered slower than its job phase compares nothing (the idle
+    // phase of the first round after a job is often that slow): the ratio is not valid then.
+    const unstableIdleRounds = rounds.filter((r) => r.idle.p99 >= r.duringJob.p99).length;
     return {
       capacityPerSecond: capacity,
       rounds,
@@ -109,10 +112,11 @@ export async function concurrencyScenario() {
         p99DuringJobMs: jobP99,
         p99Ratio: round(jobP99 / idleP99),
         p99RatioTarget: 2,
+        unstableIdleRounds,
         eventLoopMaxDuringJobMs: loopMax,
         eventLoopMaxTargetMs: 50,
         jobItemsPerSecond: round(ITEMS / median(rounds.map((r) => r.jobSeconds)), 0),
-        pass: jobP99 / idleP99 <= 2 && loopMax <= 50,
+        pass: jobP99 / idleP99 <= 2 && unstableIdleRounds === 0 && loopMax <= 50,
       },
     };
   } finally {
