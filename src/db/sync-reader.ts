@@ -1,6 +1,9 @@
 import Database from "better-sqlite3";
 import type { StatementCounter } from "./client.js";
 
+/** A nullable date column as better-sqlite3 reads it (Prisma's text) as the Date Prisma gives. */
+export const dateOrNull = (text: string | null): Date | null => (text === null ? null : new Date(text));
+
 /**
  * Reads for the hot paths (serving a prompt): prepared better-sqlite3 statements on a read-only
  * connection of their own. Prisma costs about 0.2 ms a statement here, a prepared statement a

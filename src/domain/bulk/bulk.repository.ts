@@ -5,7 +5,7 @@ import type { Db } from "../../db/client.js";
 import type { SyncReader } from "../../db/sync-reader.js";
 import type { Tx } from "../prompts/label.repository.js";
 import type { BulkOperationStatus, BulkProgressPayload } from "../../subscriptions/topics.js";
-import { BulkSyncRepository } from "./bulk.sync-repository.js";
+import { BulkSyncRepository, opFromRow, type RawOp } from "./bulk.sync-repository.js";
 
 export type BulkKind =
   | "CREATE_PROMPTS"
@@ -97,26 +97,6 @@ const OP_BY_ID = `SELECT ${OP_COLUMNS} FROM BulkOperation WHERE id = ?`;
 const UNFINISHED = `SELECT ${OP_COLUMNS} FROM BulkOperation WHERE status IN ('QUEUED', 'RUNNING') ORDER BY createdAt, id`;
 const COUNT_BY_STATUS = "SELECT count(*) AS n FROM BulkOperation WHERE status = ?";
 const COUNT_ALL = "SELECT count(*) AS n FROM BulkOperation";
-type RawOpRow = Omit<OpRow, "dryRun" | "stopOnError" | "cancelRequested" | "createdAt" | "startedAt" | "finishedAt" | "updatedAt"> & {
-  dryRun: number;
-  stopOnError: number;
-  cancelRequested: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  updatedAt: string;
-};
-/** A row as better-sqlite3 reads it (booleans as 0/1, dates as Prisma's text) as Prisma would map it. */
-const fromRaw = (row: RawOpRow): OpRow => ({
-  ...row,
-  dryRun: row.dryRun === 1,
-  stopOnError: row.stopOnError === 1,
-  cancelRequested: row.cancelRequested === 1,
-  createdAt: new Date(row.createdAt),
-  startedAt: row.startedAt === null ? null : new Date(row.startedAt),
-  finishedAt: row.finishedAt === null ? null : new Date(row.finishedAt),
-  updatedAt: new Date(row.updatedAt),
-});
 
 export class BulkRepository {
   private readonly sync = new BulkSyncRepository();
@@ -136,8 +116,8 @@ export class BulkRepository {
    */
   async findById(id: string): Promise<BulkOperationRecord | null> {
     if (this.reader) {
-      const raw = this.reader.get<RawOpRow>(OP_BY_ID, id);
-      return raw ? toOp(fromRaw(raw)) : null;
+      const raw = this.reader.get<RawOp>(OP_BY_ID, id);
+      return raw ? opFromRow(raw) : null;
     }
     const row = await this.db.bulkOperation.findUnique({ where: { id } });
     return row && toOp(row);
@@ -222,7 +202,7 @@ export class BulkRepository {
    * query compiler (about 30 MiB of resident memory).
    */
   async unfinished(): Promise<BulkOperationRecord[]> {
-    if (this.reader) return this.reader.all<RawOpRow>(UNFINISHED).map((row) => toOp(fromRaw(row)));
+    if (this.reader) return this.reader.all<RawOp>(UNFINISHED).map(opFromRow);
     const rows = await this.db.bulkOperation.findMany({
       where: { status: { in: ["QUEUED", "RUNNING"] } },
       orderBy: [{ createdAt: "asc" }, { id: "asc" }],
@@ -315,7 +295,7 @@ export class BulkRepository {
   }
 
   /** Persists a progress snapshot with the next sequence number of the operation. */
-  async appendEvent(tx: Tx, op: BulkOperationRecord, final: boolean): Promise<BulkProgressPayload> {
+  async appendEvent(tx: Tx, op: BulkOperationRecord): Promise<BulkProgressPayload> {
     const row = await tx.bulkOperation.update({ where: { id: op.id }, data: { lastSequence: { increment: 1 } } });
     const payload: BulkProgressPayload = {
       operationId: op.id,
@@ -326,7 +306,7 @@ export class BulkRepository {
       succeeded: row.succeeded,
       failed: row.failed,
       skipped: row.skipped,
-      final,
+      final: false,
       occurredAt: new Date().toISOString(),
     };
     await tx.bulkOperationEvent.create({

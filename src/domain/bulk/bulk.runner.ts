@@ -205,7 +205,7 @@ export class BulkRunner {
           // A dry run keeps nothing it did: its outcomes are written after this transaction rolls back.
           if (op.dryRun && outcomes.length > 0) throw new DryRunRollback(outcomes, stopped);
           const after = await this.repo.recordOutcomes(tx, op, outcomes);
-          const event = outcomes.length > 0 && this.progressDue(op.id) ? await this.repo.appendEvent(tx, after, false) : null;
+          const event = outcomes.length > 0 && this.progressDue(op.id) ? await this.repo.appendEvent(tx, after) : null;
           return { op: after, processed: outcomes.length, stopped, event };
         },
         { timeout: Math.max(60_000, this.options.chunkMs * 20), maxWait: 60_000 },
@@ -217,7 +217,7 @@ export class BulkRunner {
       if (!(error instanceof DryRunRollback)) throw error;
       return this.db.$transaction(async (tx) => {
         const after = await this.repo.recordOutcomes(tx, op, error.outcomes);
-        const event = this.progressDue(op.id) ? await this.repo.appendEvent(tx, after, false) : null;
+        const event = this.progressDue(op.id) ? await this.repo.appendEvent(tx, after) : null;
         return { op: after, processed: error.outcomes.length, stopped: error.stopped, event };
       });
     }

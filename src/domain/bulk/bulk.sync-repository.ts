@@ -1,9 +1,10 @@
+import { dateOrNull } from "../../db/sync-reader.js";
 import { sqlDate, type SyncSession } from "../../db/sync-writer.js";
 import type { BulkOperationStatus, BulkProgressPayload } from "../../subscriptions/topics.js";
 import type { BulkItemRecord, BulkKind, BulkOperationRecord, ItemOutcome, ItemStatus } from "./bulk.repository.js";
 
 /** A BulkOperation row as better-sqlite3 returns it: dates as text, booleans as 0/1, JSON as text. */
-type RawOp = Omit<
+export type RawOp = Omit<
   BulkOperationRecord,
   "kind" | "status" | "dryRun" | "stopOnError" | "cancelRequested" | "params" | "createdAt" | "startedAt" | "finishedAt" | "updatedAt"
 > & {
@@ -19,9 +20,8 @@ type RawOp = Omit<
   updatedAt: string;
 };
 
-const date = (text: string | null) => (text === null ? null : new Date(text));
-
-const toOp = (row: RawOp): BulkOperationRecord => ({
+/** A raw row as the record Prisma's reads give (BulkRepository's reader uses it too). */
+export const opFromRow = (row: RawOp): BulkOperationRecord => ({
   ...row,
   kind: row.kind as BulkKind,
   status: row.status as BulkOperationStatus,
@@ -30,8 +30,8 @@ const toOp = (row: RawOp): BulkOperationRecord => ({
   cancelRequested: row.cancelRequested === 1,
   params: JSON.parse(row.params) as Record<string, unknown>,
   createdAt: new Date(row.createdAt),
-  startedAt: date(row.startedAt),
-  finishedAt: date(row.finishedAt),
+  startedAt: dateOrNull(row.startedAt),
+  finishedAt: dateOrNull(row.finishedAt),
   updatedAt: new Date(row.updatedAt),
 });
 
@@ -69,7 +69,7 @@ export class BulkSyncRepository {
          WHERE id = ? RETURNING *`,
       )
       .get(outcomes.length, count("SUCCEEDED"), count("FAILED"), count("SKIPPED"), sqlDate(new Date()), op.id) as RawOp;
-    return toOp(row);
+    return opFromRow(row);
   }
 
   /** Marks an operation running; a resumed one keeps the time it first started. */
@@ -98,13 +98,13 @@ export class BulkSyncRepository {
          WHERE id = ? RETURNING *`,
       )
       .get(status, error, now, now, skippedNow, skippedNow, op.id) as RawOp;
-    const ended = toOp(row);
+    const ended = opFromRow(row);
     return { op: ended, event: this.appendEvent(session, ended, true) };
   }
 
   /** Persists a progress snapshot with the next sequence number of the operation. */
   appendEvent(session: SyncSession, op: BulkOperationRecord, final = false): BulkProgressPayload {
-    const row = toOp(session.statement(`UPDATE BulkOperation SET lastSequence = lastSequence + 1 WHERE id = ? RETURNING *`).get(op.id) as RawOp);
+    const row = opFromRow(session.statement(`UPDATE BulkOperation SET lastSequence = lastSequence + 1 WHERE id = ? RETURNING *`).get(op.id) as RawOp);
     const now = new Date();
     const payload: BulkProgressPayload = {
       operationId: op.id,

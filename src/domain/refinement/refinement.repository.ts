@@ -1,5 +1,5 @@
 import type { Db } from "../../db/client.js";
-import type { SyncReader } from "../../db/sync-reader.js";
+import { dateOrNull, type SyncReader } from "../../db/sync-reader.js";
 import { sqlDate } from "../../db/sync-writer.js";
 import { TxRepository, type Tx } from "../../db/tx-repository.js";
 import type { RefinementProgressPayload, RefinementStatus } from "../../subscriptions/topics.js";
@@ -68,15 +68,14 @@ type RawSessionRow = Omit<SessionRow, "cancelRequested" | "createdAt" | "started
   resolvedAt: string | null;
   updatedAt: string;
 };
-const date = (text: string | null) => (text === null ? null : new Date(text));
 const fromRawSession = (row: RawSessionRow): RefinementSessionRecord =>
   toSession({
     ...row,
     cancelRequested: row.cancelRequested === 1,
     createdAt: new Date(row.createdAt),
-    startedAt: date(row.startedAt),
-    finishedAt: date(row.finishedAt),
-    resolvedAt: date(row.resolvedAt),
+    startedAt: dateOrNull(row.startedAt),
+    finishedAt: dateOrNull(row.finishedAt),
+    resolvedAt: dateOrNull(row.resolvedAt),
     updatedAt: new Date(row.updatedAt),
   });
 
