@@ -404,6 +404,39 @@ describe.runIf(hasRedisServer)("Cache with Redis as the second level", () => {
     }
   });
 
+  it("tells the other instances, once Redis is back, of invalidations it made while it could reach neither Redis nor them", async () => {
+    // A's second level and the event bus each on a Redis of their own, B's second level on a third
+    // that stays up: B keeps its first level through the outage, so only A can tell it what changed
+    // (in the two-process test, B had reconnected and loaded again before A's changes).
+    const aStore = await RedisServer.start();
+    const busServer = await RedisServer.start();
+    try {
+      const prefix = `replay-${randomUUID()}`;
+      const busOf = async () => {
+        const created = await createEventBus({ redis: { url: busServer.url, prefix, reconnectMaxMs: 100 } }, silent);
+        buses.push(created);
+        await until(() => created.health()?.ok, "the event relay to connect");
+        return created;
+      };
+      const a = await instance(prefix, { bus: await busOf() }, aStore);
+      const b = await instance(prefix, { bus: await busOf() });
+      expect(await b.getOrLoad("k", async () => "old")).toBe("old");
+      await Promise.all([aStore.stop(), busServer.stop()]);
+      await until(() => !a.stats().l2.healthy, "A to notice its Redis is down");
+      await a.invalidateKeys(["k"]); // neither its Redis nor the bus can take it now
+      expect(await b.get("k")).toBe("old");
+      await busServer.start();
+      await until(() => buses.every((x) => x.health()?.ok), "the relays to reconnect");
+      await aStore.start();
+      await until(() => a.stats().l2.healthy, "A's Redis to be back");
+      // B's own second level is another Redis here (in a deployment both share one, which A's replay
+      // cleans): what matters is that B's first level let go.
+      await until(() => b.stats().remoteInvalidations > 0 && b.stats().l1.entries === 0, "B to drop what A invalidated while cut off");
+    } finally {
+      await Promise.all([aStore.stop(), busServer.stop()]);
+    }
+  });
+
   it("starts without Redis and uses it once it comes up", async () => {
     const port = await freePort();
     const cache = await createCache({ redis: { url: `redis://127.0.0.1:${port}`, prefix: `cache-${randomUUID()}`, reconnectMaxMs: 100 } }, silent, {

@@ -274,8 +274,13 @@ export class Cache {
     this.unsent.tags.clear();
     this.unsent.overflowed = false;
     if (keys.length + tags.length === 0 || !this.store) return;
-    if (await this.store.invalidate(keys, tags)) this.logger.info({ keys: keys.length, tags: tags.length }, "invalidations made while redis was unavailable sent to it");
-    else this.keepUnsent(keys, tags);
+    if (await this.store.invalidate(keys, tags)) {
+      this.logger.info({ keys: keys.length, tags: tags.length }, "invalidations made while redis was unavailable sent to it");
+      // And to the other instances: the event published when they were made went nowhere if the bus
+      // was down too, and an instance that kept its connection (or got it back sooner and loaded
+      // since) still holds what they dropped.
+      this.publish(keys, tags);
+    } else this.keepUnsent(keys, tags);
   }
 
   /** Drops keys and tagged entries from the first level, and keeps loads in flight from storing them. */
