@@ -2,6 +2,13 @@ import type { ApolloServerPlugin } from "@apollo/server";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
+/**
+ * How often Node's event-loop monitor samples (ms). Each sample is the time between two timer
+ * callbacks, so the `eventloop_lag_*` gauges include this interval: an idle server reports a
+ * minimum and mean of about 10 ms. The delay proper is a reading minus this.
+ */
+export const EVENT_LOOP_RESOLUTION_MS = 10;
+
 /** What the other parts of the server report, read when /metrics is scraped. */
 export interface MetricSources {
   cache(): { hits: number; misses: number; entries?: number };
@@ -29,7 +36,7 @@ export class Metrics {
   private readonly operations = new Set<string>();
 
   constructor(sources: MetricSources) {
-    collectDefaultMetrics({ register: this.registry, prefix: "prompt_store_" });
+    collectDefaultMetrics({ register: this.registry, prefix: "prompt_store_", eventLoopMonitoringPrecision: EVENT_LOOP_RESOLUTION_MS });
     this.requests = new Counter({ name: "prompt_store_graphql_requests_total", help: "GraphQL operations executed, by operation name and type.", labelNames: ["operation", "type"], registers: [this.registry] });
     this.duration = new Histogram({
       name: "prompt_store_graphql_request_duration_seconds",
