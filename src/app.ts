@@ -57,6 +57,7 @@ import { RelationshipService } from "./domain/relationships/relationship.service
 import { PromptService } from "./domain/prompts/prompt.service.js";
 import { createExportHandler } from "./http/export-handler.js";
 import { createGraphQLHandler } from "./http/graphql-handler.js";
+import { TurnBudget } from "./http/turn-budget.js";
 import { createHttpServer, type Readiness } from "./http/server.js";
 import { StaticBundle } from "./http/static-files.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -255,12 +256,14 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       viewer: ctxOptions.viewer ?? defaultViewer,
     });
 
+  const turns = new TurnBudget(config.turnBudgetMs);
   const metrics = new Metrics({
     cache: cacheCounts,
     bulkQueueDepth: () => bulk.queueDepth(),
     subscriptions: () => bus.totalSubscribers(),
     exposuresPending: () => exposures.size,
     statements: () => statements.count,
+    deferredRequests: () => turns.deferredSinceStart,
   });
   const schema = await getSchema();
   const rules = validationRules({ maxDepth: config.maxQueryDepth });
@@ -297,6 +300,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         admit: (principal, req, cost) => admit(principal, req.socket.remoteAddress, cost),
         context: (id, viewer) => makeContext(id, { cache: true, viewer }),
         rejected: (code) => metrics.rejected(code),
+        turns,
       }),
       handlers: {
         "/export": createExportHandler(exporter, logger, () => migrations.ready, {

@@ -125,6 +125,7 @@ const envSchema = z.object({
   PROMPT_STORE_MAX_CONTENT_BYTES: integer("PROMPT_STORE_MAX_CONTENT_BYTES", 1, 16 * 1024 * 1024, 256 * 1024),
   PROMPT_STORE_MAX_BODY_BYTES: integer("PROMPT_STORE_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024, 2 * 1024 * 1024),
   PROMPT_STORE_SHUTDOWN_TIMEOUT_MS: integer("PROMPT_STORE_SHUTDOWN_TIMEOUT_MS", 0, 300_000, 10_000),
+  PROMPT_STORE_TURN_BUDGET_MS: integer("PROMPT_STORE_TURN_BUDGET_MS", 0, 1_000, 10),
   PROMPT_STORE_MAX_QUERY_DEPTH: integer("PROMPT_STORE_MAX_QUERY_DEPTH", 1, 100, 15),
   PROMPT_STORE_BULK_MAX_ITEMS: integer("PROMPT_STORE_BULK_MAX_ITEMS", 1, 10_000_000, 100_000),
   PROMPT_STORE_BULK_CHUNK_SIZE: integer("PROMPT_STORE_BULK_CHUNK_SIZE", 1, 100_000, 500),
@@ -205,6 +206,11 @@ export interface AppConfig {
   maxBodyBytes: number;
   /** How long graceful shutdown waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: number;
+  /**
+   * Most time one turn of the event loop spends executing GraphQL requests over HTTP; the rest
+   * of a burst waits for later turns, in order (0: no limit). See http/turn-budget.ts.
+   */
+  turnBudgetMs: number;
   /** Deepest nesting of an operation, over HTTP and WebSocket alike. */
   maxQueryDepth: number;
   bulk: {
@@ -343,6 +349,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxContentBytes: e.PROMPT_STORE_MAX_CONTENT_BYTES,
     maxBodyBytes: e.PROMPT_STORE_MAX_BODY_BYTES,
     shutdownTimeoutMs: e.PROMPT_STORE_SHUTDOWN_TIMEOUT_MS,
+    turnBudgetMs: e.PROMPT_STORE_TURN_BUDGET_MS,
     maxQueryDepth: e.PROMPT_STORE_MAX_QUERY_DEPTH,
     bulk: { maxItems: e.PROMPT_STORE_BULK_MAX_ITEMS, chunkSize: e.PROMPT_STORE_BULK_CHUNK_SIZE, chunkMs: e.PROMPT_STORE_BULK_CHUNK_MS },
     ...(e.REDIS_URL && {

@@ -7,7 +7,7 @@ import { REPO_ROOT } from "./helpers/paths.js";
 describe("loadConfig", () => {
   it("falls back to the embedded defaults", () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ env: "development", host: "127.0.0.1", port: 5110, logLevel: "info", sqliteBusyTimeoutMs: 5000 });
+    expect(config).toMatchObject({ env: "development", host: "127.0.0.1", port: 5110, logLevel: "info", sqliteBusyTimeoutMs: 5000, turnBudgetMs: 10 });
     expect(config.dbFile).toBe(`${process.cwd()}/data/prompt-store.db`);
   });
 
@@ -19,8 +19,9 @@ describe("loadConfig", () => {
       PROMPT_STORE_MAX_CONTENT_BYTES: "1000",
       PROMPT_STORE_ENV: "production",
       PROMPT_STORE_ADMIN_KEY: "an-admin-key-of-at-least-24-chars",
+      PROMPT_STORE_TURN_BUDGET_MS: "0",
     });
-    expect(config).toMatchObject({ port: 8080, dbFile: "/var/lib/ps/x.db", logLevel: "debug", maxContentBytes: 1000, env: "production" });
+    expect(config).toMatchObject({ port: 8080, dbFile: "/var/lib/ps/x.db", logLevel: "debug", maxContentBytes: 1000, env: "production", turnBudgetMs: 0 });
   });
 
   it.each([
@@ -29,6 +30,7 @@ describe("loadConfig", () => {
     ["PROMPT_STORE_LOG_LEVEL", "loud", /PROMPT_STORE_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/],
     ["PROMPT_STORE_ENV", "staging", /PROMPT_STORE_ENV must be one of development, production, test/],
     ["PROMPT_STORE_MAX_BODY_BYTES", "12.5", /PROMPT_STORE_MAX_BODY_BYTES must be an integer/],
+    ["PROMPT_STORE_TURN_BUDGET_MS", "-1", /PROMPT_STORE_TURN_BUDGET_MS must be an integer from 0 to 1000 \(got "-1"\)/],
   ])("rejects %s=%s naming the variable and the accepted values", (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrowError(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrowError(message);

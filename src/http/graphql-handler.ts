@@ -3,6 +3,7 @@ import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Authentication } from "../auth/authenticator.js";
 import { ANONYMOUS, type Principal } from "../auth/principal.js";
 import type { AppContext } from "../context.js";
+import type { TurnBudget } from "./turn-budget.js";
 
 /** A request may go ahead, or must wait `retryAfterMs`. */
 export type Admission = { allowed: true } | { allowed: false; retryAfterMs: number };
@@ -81,6 +82,8 @@ export function createGraphQLHandler(
     context: (requestId: string, principal: Principal) => AppContext;
     /** Counts a request refused before GraphQL ran, by code (for /metrics). */
     rejected?: (code: string) => void;
+    /** Bounds the time one turn of the event loop spends executing requests. */
+    turns?: TurnBudget;
   },
 ) {
   return async (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => {
@@ -141,6 +144,8 @@ export function createGraphQLHandler(
         body = text;
       }
     }
+    const wait = options.turns?.enter();
+    if (wait) await wait;
     const operations = Array.isArray(body) ? body.length : 1;
     if (operations > options.maxBatchOperations) {
       options.rejected?.("QUERY_LIMIT_EXCEEDED");

@@ -17,6 +17,8 @@ export interface MetricSources {
   exposuresPending(): number;
   /** SQL statements run since start (Prisma's and the prepared ones). */
   statements(): number;
+  /** GraphQL requests over HTTP that waited for a later turn of the event loop since start. */
+  deferredRequests(): number;
 }
 
 const OPERATION = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -71,6 +73,15 @@ export class Metrics {
       collect() {
         this.reset();
         this.inc(sources.cache().misses);
+      },
+    });
+    new Counter({
+      name: "prompt_store_http_requests_deferred_total",
+      help: "GraphQL requests over HTTP that waited for a later turn of the event loop (PROMPT_STORE_TURN_BUDGET_MS) since start.",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(sources.deferredRequests());
       },
     });
     new Gauge({

@@ -43,6 +43,7 @@ export function testConfig(overrides: Partial<AppConfig> = {}): { config: AppCon
       maxContentBytes: 256 * 1024,
       maxBodyBytes: 2 * 1024 * 1024,
       shutdownTimeoutMs: 5_000,
+      turnBudgetMs: 10,
       maxQueryDepth: 15,
       bulk: { maxItems: 20_000, chunkSize: 500, chunkMs: 50 },
       refinement: { concurrency: 4 },
