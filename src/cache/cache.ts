@@ -6,6 +6,7 @@ import { LRUCache } from "lru-cache";
 import type { Logger } from "../logger.js";
 import { InvalidationLog } from "./invalidation-log.js";
 import { RedisStore } from "./redis-store.js";
+import { UnsentInvalidations } from "./unsent-invalidations.js";
 import { CACHE_INVALIDATE_TOPIC, isInvalidation, type CacheBus, type CacheInvalidation, type CacheOptions, type CacheStats, type EntryOptions } from "./cache.types.js";
 
 export { CACHE_INVALIDATE_TOPIC, type CacheBus, type CacheInvalidation, type CacheOptions, type CacheRedisOptions, type CacheStats, type EntryOptions } from "./cache.types.js";
@@ -20,9 +21,6 @@ interface Flight {
   promise: Promise<unknown>;
   tags: readonly string[];
 }
-
-/** Keys and tags remembered while Redis is unavailable, to invalidate there when it is back. */
-const MAX_UNSENT_INVALIDATIONS = 10_000;
 
 export class Cache {
   /** Identifies this cache in invalidation events. */
@@ -39,7 +37,7 @@ export class Cache {
   private readonly counts = { hits: 0, misses: 0, evictions: 0, remoteInvalidations: 0 };
   private subscription: AsyncIterableIterator<unknown> | undefined;
   /** Invalidations Redis did not get (it was unavailable): sent again when it is back. */
-  private readonly unsent = { keys: new Set<string>(), tags: new Set<string>(), overflowed: false };
+  private readonly unsent: UnsentInvalidations;
   private closed = false;
   private unserializableLogged = false;
   /** The stale-write guard (invalidation-log.ts). */
@@ -53,6 +51,7 @@ export class Cache {
     this.logger = options.logger.child({ component: "cache", ...(options.namespace && { namespace: options.namespace }) });
     this.defaultTtlMs = options.defaultTtlMs;
     this.maxBytes = options.maxBytes;
+    this.unsent = new UnsentInvalidations(this.logger);
     this.l1 = new LRUCache<string, Entry>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
@@ -237,7 +236,7 @@ export class Cache {
     if (keys.length === 0 && tags.length === 0) return;
     this.forget(keys, tags, true);
     // Redis first: an instance that gets the event and misses must not find the old value there.
-    if (this.store && !(await this.store.invalidate(keys, tags))) this.keepUnsent(keys, tags);
+    if (this.store && !(await this.store.invalidate(keys, tags))) this.unsent.keep(keys, tags);
     this.publish(keys, tags);
   }
 
@@ -256,23 +255,8 @@ export class Cache {
     }
   }
 
-  private keepUnsent(keys: readonly string[], tags: readonly string[]): void {
-    const { unsent } = this;
-    if (unsent.keys.size + unsent.tags.size + keys.length + tags.length > MAX_UNSENT_INVALIDATIONS) {
-      if (!unsent.overflowed) this.logger.warn("too many invalidations while redis is unavailable: some entries in redis may stay stale until they expire");
-      unsent.overflowed = true;
-      return;
-    }
-    for (const key of keys) unsent.keys.add(key);
-    for (const tag of tags) unsent.tags.add(tag);
-  }
-
   private async replayInvalidations(): Promise<void> {
-    const keys = [...this.unsent.keys];
-    const tags = [...this.unsent.tags];
-    this.unsent.keys.clear();
-    this.unsent.tags.clear();
-    this.unsent.overflowed = false;
+    const { keys, tags } = this.unsent.take();
     if (keys.length + tags.length === 0 || !this.store) return;
     if (await this.store.invalidate(keys, tags)) {
       this.logger.info({ keys: keys.length, tags: tags.length }, "invalidations made while redis was unavailable sent to it");
@@ -280,7 +264,7 @@ export class Cache {
       // was down too, and an instance that kept its connection (or got it back sooner and loaded
       // since) still holds what they dropped.
       this.publish(keys, tags);
-    } else this.keepUnsent(keys, tags);
+    } else this.unsent.keep(keys, tags);
   }
 
   /** Drops keys and tagged entries from the first level, and keeps loads in flight from storing them. */
