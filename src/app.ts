@@ -58,6 +58,7 @@ import { PromptService } from "./domain/prompts/prompt.service.js";
 import { createExportHandler } from "./http/export-handler.js";
 import { createGraphQLHandler } from "./http/graphql-handler.js";
 import { TurnBudget } from "./http/turn-budget.js";
+import { createReadiness } from "./http/readiness.js";
 import { createHttpServer, type Readiness } from "./http/server.js";
 import { StaticBundle } from "./http/static-files.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -271,23 +272,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const apollo = await startApolloServer({ schema, rules, auth: config.auth, gate, metrics, logger });
 
   let shuttingDown = false;
-  const readiness = async (): Promise<Readiness> => {
-    const checks: Readiness["checks"] = {};
-    try {
-      const migrated = await migrations.check();
-      if (migrated) await db.$queryRawUnsafe("SELECT 1");
-      checks.database = { ok: true };
-      checks.migrations = migrated ? { ok: true } : { ok: false, detail: `pending: ${migrations.pending.join(", ")}` };
-    } catch (error) {
-      checks.database = { ok: false, detail: (error as Error).message };
-    }
-    if (shuttingDown) checks.shutdown = { ok: false, detail: "shutting down" };
-    const ready = Object.values(checks).every((check) => check.ok) && "migrations" in checks;
-    // Without Redis the instance still serves everything; only other instances' live events are missing.
-    const events = bus.health();
-    if (events) checks.redis = events;
-    return { ready, degraded: events ? !events.ok : false, checks };
-  };
+  const readiness = createReadiness({ db, migrations, bus, shuttingDown: () => shuttingDown });
 
   const http = createHttpServer(
     {
