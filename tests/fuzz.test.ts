@@ -32,8 +32,26 @@ import { KEYS_REQUIRED, PROTOCOL_TEST_KEY, Wire, connectionParams, muteGraphqlWs
 
 const seed = process.env.PROMPT_STORE_FUZZ_SEED ? Number(process.env.PROMPT_STORE_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const runsFactor = Number(process.env.PROMPT_STORE_FUZZ_RUNS ?? 1);
-/** Runs per property, chosen so the whole file takes well under 40 s on two cores. */
-const runs = (n: number) => ({ seed, numRuns: Math.max(1, Math.round(n * runsFactor)) });
+/**
+ * How long one property may take, shrinking included: under the test's own timeout (30 s), so that
+ * a failure found late, or a shrink that replays slow runs, ends with fast-check's report (seed,
+ * path, counterexample) rather than a bare "test timed out" that names no input.
+ */
+const PROPERTY_TIME_LIMIT_MS = 20_000;
+/**
+ * Runs per property, chosen so the whole file takes well under 40 s on two cores. A property cut
+ * short by the time limit after some runs passed (a slow machine) passes with a warning; one cut
+ * short before its first run ended fails, as does any failure, with fast-check's report.
+ */
+const runs = <Ts extends unknown[]>(n: number): fc.Parameters<Ts> => ({
+  seed,
+  numRuns: Math.max(1, Math.round(n * runsFactor)),
+  interruptAfterTimeLimit: runsFactor === 1 ? PROPERTY_TIME_LIMIT_MS : undefined,
+  reporter(details: fc.RunDetails<Ts>) {
+    if (details.failed) throw new Error(fc.defaultReportMessage(details), { cause: details.errorInstance });
+    if (details.interrupted) console.warn(`[fuzz] seed ${seed}: ${details.numRuns} of ${Math.round(n * runsFactor)} runs in the ${PROPERTY_TIME_LIMIT_MS} ms limit`);
+  },
+});
 
 // Small, so that bodies and frames over the limit are cheap to generate, yet room for JSON nested
 // deep enough to matter (the JSON scalars refuse more than 100 levels).
@@ -508,10 +526,12 @@ const errorsIn = (m: WireMessage): WireError[] => {
 };
 
 let sentinel = 0;
+/** Opening a socket, or closing it, takes milliseconds here: a step that takes this long is a failure of its own. */
+const STEP_TIMEOUT_MS = 5_000;
 
 /** Runs a session and checks how it ended; returns the wire for further checks. */
 async function runSession(session: Session) {
-  const wire = await Wire.open(wsUrl);
+  const wire = await Wire.open(wsUrl, undefined, STEP_TIMEOUT_MS);
   try {
     if (session.init === "ack") {
       const payload = session.initPayload !== undefined ? session.initPayload : connectionParams;
@@ -529,7 +549,8 @@ async function runSession(session: Session) {
       });
     }
   } finally {
-    await wire.close();
+    // Bounded: ws's client waits 30 s for a close frame the server never sends.
+    await wire.closeWithin(STEP_TIMEOUT_MS);
   }
   const closed = wire.closeInfo!;
   const context = `session ${JSON.stringify(session, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v)).slice(0, 3_000)}\nclosed ${JSON.stringify(closed)}\nreceived ${JSON.stringify(wire.messages).slice(0, 1_000)}`;

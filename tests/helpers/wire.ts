@@ -61,12 +61,23 @@ export class Wire {
     socket.on("error", () => undefined);
   }
 
-  static async open(url: string, protocols: string | string[] = GRAPHQL_TRANSPORT_WS_PROTOCOL): Promise<Wire> {
+  /** Fails if the handshake has not completed within `timeoutMs` (the socket is then dropped). */
+  static async open(url: string, protocols: string | string[] = GRAPHQL_TRANSPORT_WS_PROTOCOL, timeoutMs = 10_000): Promise<Wire> {
     const socket = new WebSocket(url, protocols);
     const wire = new Wire(socket);
     await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => resolve());
-      socket.once("error", reject);
+      const timer = setTimeout(() => {
+        socket.terminate();
+        reject(new Error(`the WebSocket handshake did not complete within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once("open", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
     });
     return wire;
   }
@@ -109,6 +120,26 @@ export class Wire {
     this.closing = true;
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) this.socket.close(code);
     return this.closed;
+  }
+
+  /**
+   * close(), failing if the closing handshake has not ended within `timeoutMs`: ws's client would
+   * otherwise wait 30 s for a server that never answers the close frame. The socket is dropped then.
+   */
+  async closeWithin(timeoutMs: number, code = 1000): Promise<Closed> {
+    const closed = this.close(code);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        this.socket.terminate();
+        reject(new Error(`the server did not answer the close handshake within ${timeoutMs} ms; received ${JSON.stringify(this.messages).slice(0, 1_000)}`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([closed, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private wake() {
