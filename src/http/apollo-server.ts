@@ -34,6 +34,11 @@ export async function startApolloServer(options: {
     hideSchemaDetailsFromClientErrors: !auth.anonymousIntrospection && !auth.openLocalMode,
     allowBatchedHttpRequests: true,
     includeStacktraceInErrorResponses: false,
+    // The app stops Apollo in its own graceful shutdown (main.ts). Apollo's handlers, on by default
+    // except when NODE_ENV is "test", stop it and raise the signal again, which main.ts took for a
+    // second signal: one SIGTERM to a server started by `npm start` exited at once with code 1,
+    // cutting in-flight requests and losing what waits in memory for its next write.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginCacheControlDisabled(),

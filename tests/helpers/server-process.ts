@@ -17,7 +17,8 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   const args = bundle ? ["dist/server.mjs"] : ["--import", "@swc-node/register/esm-register", "src/main.ts"];
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, PROMPT_STORE_PORT: "0", PROMPT_STORE_LOG_LEVEL: "info", ...env },
+    // NODE_ENV as `npm start` sets it (vitest's "test" would change Apollo's and graphql-ws's defaults).
+    env: { ...process.env, NODE_ENV: "production", PROMPT_STORE_PORT: "0", PROMPT_STORE_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Record<string, unknown>[] = [];
