@@ -13,6 +13,10 @@ import { writesScenario } from "./writes.bench.js";
 import { machine, writeReport } from "./lib.js";
 import { writeCombinedReport } from "./report.js";
 
+// The server runs in production mode, as `npm start` runs it, and so do the baselines built on
+// graphql-js and Apollo Server: every process this harness starts inherits this.
+process.env.NODE_ENV ??= "production";
+
 const SCENARIOS: Record<string, () => Promise<{ summary: Record<string, unknown> } & Record<string, unknown>>> = {
   "fixed-cost": fixedCostScenario,
   startup: startupScenario,
