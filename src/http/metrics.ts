@@ -48,42 +48,25 @@ export class Metrics {
       registers: [this.registry],
     });
     this.errors = new Counter({ name: "prompt_store_graphql_errors_total", help: "GraphQL errors sent, by extensions.code.", labelNames: ["code"], registers: [this.registry] });
-    new Counter({
-      name: "prompt_store_db_statements_total",
-      help: "SQL statements run since start (a scrape's own queries included).",
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(sources.statements());
-      },
-    });
-    new Counter({
-      name: "prompt_store_cache_hits_total",
-      help: "Serving cache hits since start.",
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(sources.cache().hits);
-      },
-    });
-    new Counter({
-      name: "prompt_store_cache_misses_total",
-      help: "Serving cache misses since start.",
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(sources.cache().misses);
-      },
-    });
-    new Counter({
-      name: "prompt_store_http_requests_deferred_total",
-      help: "GraphQL requests over HTTP that waited for a later turn of the event loop (PROMPT_STORE_TURN_BUDGET_MS) since start.",
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(sources.deferredRequests());
-      },
-    });
+    // Totals kept elsewhere since start, read at each scrape.
+    const total = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    total("prompt_store_db_statements_total", "SQL statements run since start (a scrape's own queries included).", () => sources.statements());
+    total("prompt_store_cache_hits_total", "Serving cache hits since start.", () => sources.cache().hits);
+    total("prompt_store_cache_misses_total", "Serving cache misses since start.", () => sources.cache().misses);
+    total(
+      "prompt_store_http_requests_deferred_total",
+      "GraphQL requests over HTTP that waited for a later turn of the event loop (PROMPT_STORE_TURN_BUDGET_MS) since start.",
+      () => sources.deferredRequests(),
+    );
     new Gauge({
       name: "prompt_store_bulk_queue_depth",
       help: "Bulk operations queued or running.",
