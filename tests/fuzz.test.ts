@@ -46,7 +46,7 @@ const PROPERTY_TIME_LIMIT_MS = 20_000;
 const runs = <Ts extends unknown[]>(n: number): fc.Parameters<Ts> => ({
   seed,
   numRuns: Math.max(1, Math.round(n * runsFactor)),
-  interruptAfterTimeLimit: runsFactor === 1 ? PROPERTY_TIME_LIMIT_MS : undefined,
+  plugins: runsFactor === 1 ? [fc.interruptAfterTimeLimit(PROPERTY_TIME_LIMIT_MS)] : [],
   reporter(details: fc.RunDetails<Ts>) {
     if (details.failed) throw new Error(fc.defaultReportMessage(details), { cause: details.errorInstance });
     if (details.interrupted) console.warn(`[fuzz] seed ${seed}: ${details.numRuns} of ${Math.round(n * runsFactor)} runs in the ${PROPERTY_TIME_LIMIT_MS} ms limit`);
